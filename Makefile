@@ -1,0 +1,71 @@
+# « Mes données de santé » — Rasa 3.6 assistant. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+RASA_PORT   ?= 5005
+ACTION_PORT ?= 5055
+
+.PHONY: help install data validate train run shell test test-python test-stories clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@PY310=$$(scripts/find-python.sh) || exit 1; \
+	 if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	   echo "Creating $(VENV) with $$PY310"; rm -rf $(VENV); "$$PY310" -m venv $(VENV) || exit 1; \
+	 fi
+	@echo "Installing locked dependencies (log: var/logs/pip.log) ..."
+	@mkdir -p var/logs
+	@$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -r requirements-dev.txt > var/logs/pip.log 2>&1 \
+	  || { tail -30 var/logs/pip.log; echo "pip install failed, see var/logs/pip.log"; exit 1; }
+	@$(PY) -m pip check > /dev/null || { $(PY) -m pip check; exit 1; }
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create the virtual environment and install the locked dependencies
+
+data: $(STAMP) ## Check the facts and generate the NLU data from them
+	@$(PY) -m mesdonnees.facts
+	@$(PY) -m mesdonnees.training_data
+
+validate: data ## Validate the training data (rasa data validate)
+	@$(PY) -m rasa data validate --quiet --config config.yml --domain domain.yml --data data > var/logs/validate.log 2>&1 \
+	  || { cat var/logs/validate.log; exit 1; }
+	@echo "rasa data validate: OK"
+
+train: data ## Train the model if config, domain or data changed (cached by fingerprint)
+	@$(PY) -m mesdonnees.model_store
+
+run: train ## Install, train if needed, and start the Rasa and action servers
+	@scripts/run.sh
+
+shell: train ## Chat with the assistant in the terminal
+	@scripts/shell.sh
+
+test: train ## Run the whole test suite (what CI runs)
+	@$(MAKE) --no-print-directory validate
+	@$(MAKE) --no-print-directory test-python
+	@$(MAKE) --no-print-directory test-stories
+
+test-python: ## pytest: facts, actions, privacy, NLU held-out set, end-to-end
+	@$(PY) -m pytest
+
+test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-errors
+	@rm -rf var/test-results
+	@$(PY) -m rasa test core --quiet --model $$($(PY) -m mesdonnees.model_store path) \
+	  --stories tests/stories --out var/test-results \
+	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
+	  || { tail -40 var/logs/test-stories.log; cat var/test-results/failed_test_stories.yml 2>/dev/null; exit 1; }
+	@grep -E "Correct:|Accuracy:" var/logs/test-stories.log | head -3 || true
+	@echo "Conversation tests: all stories passed"
+
+clean: ## Remove generated data, models and logs (keeps the databases in var/)
+	rm -rf models data/nlu/facts.yml var/logs var/test-results

@@ -1,0 +1,1 @@
+"""Custom actions of the « Mes données de santé » assistant (rasa_sdk action server)."""

@@ -1,0 +1,1 @@
+"""Shared code of the « Mes données de santé » assistant (facts, privacy, storage)."""

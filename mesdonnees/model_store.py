@@ -1,0 +1,95 @@
+"""Trained models named by a fingerprint of everything that shapes them.
+
+`make train` trains only when no model matches the current fingerprint, and keeps a
+copy in a cache outside the checkout (``MODEL_CACHE_DIR``) so that a fresh clone of the
+same data and configuration does not retrain. The fingerprint covers the configuration,
+the domain, all training data (including the data generated from the facts) and the
+locked dependencies, so a change to any of them trains a new model.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, List, Optional
+
+from mesdonnees.facts import PROJECT_ROOT
+
+MODELS_DIR = PROJECT_ROOT / "models"
+PREFIX = "mds-"
+
+
+def fingerprint_inputs(root: Path = PROJECT_ROOT) -> List[Path]:
+    files = [root / "config.yml", root / "domain.yml", root / "requirements.txt"]
+    files += sorted((root / "data").rglob("*.yml"))
+    return files
+
+
+def fingerprint(files: Optional[Iterable[Path]] = None, root: Path = PROJECT_ROOT) -> str:
+    digest = hashlib.sha256()
+    for path in files if files is not None else fingerprint_inputs(root):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mes-donnees-de-sante" / "models"
+    return Path(os.environ.get("MODEL_CACHE_DIR", default))
+
+
+def current_model_path() -> Path:
+    return MODELS_DIR / f"{PREFIX}{fingerprint()}.tar.gz"
+
+
+def ensure_model(log_file: Path) -> Path:
+    """Return the model for the current inputs, training it only when needed."""
+    target = current_model_path()
+    if target.exists():
+        print(f"Model up to date: {target.relative_to(PROJECT_ROOT)}")
+        return target
+    MODELS_DIR.mkdir(exist_ok=True)
+    cached = cache_dir() / target.name
+    if cached.exists():
+        shutil.copy2(cached, target)
+        print(f"Model restored from cache: {cached}")
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        print(f"Training {target.name} (log: {log_file.relative_to(PROJECT_ROOT)}) ...", flush=True)
+        started = time.monotonic()
+        command = [
+            sys.executable, "-m", "rasa", "train", "--quiet",
+            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+            "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")],
+        ]
+        with open(log_file, "w") as log:
+            result = subprocess.run(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        if result.returncode != 0 or not target.exists():
+            tail = log_file.read_text(errors="replace").splitlines()[-40:]
+            print("\n".join(tail), file=sys.stderr)
+            raise SystemExit(f"Training failed (exit {result.returncode}); full log: {log_file}")
+        print(f"Trained in {time.monotonic() - started:.0f} s")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(target, cached)
+    for old in MODELS_DIR.glob(f"{PREFIX}*.tar.gz"):
+        if old != target:
+            old.unlink()
+    return target
+
+
+def main(argv: List[str]) -> int:
+    if argv[1:] == ["path"]:
+        print(current_model_path())
+        return 0
+    ensure_model(PROJECT_ROOT / "var" / "logs" / "train.log")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,41 @@
+"""Configuration from the environment, with safe defaults for the embedded setup.
+
+Every variable is documented in the README's configuration table.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mesdonnees.facts import PROJECT_ROOT
+
+VAR_DIR = Path(os.environ.get("MDS_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def _sqlite_url(name: str) -> str:
+    return f"sqlite:///{VAR_DIR / name}"
+
+
+def tracker_store_url() -> str:
+    """Where Rasa keeps conversations (SQLite file by default)."""
+    return os.environ.get("TRACKER_STORE_URL") or _sqlite_url("conversations.db")
+
+
+def database_url() -> str:
+    """The application database (requests, operators, review data)."""
+    return os.environ.get("DATABASE_URL") or _sqlite_url("app.db")
+
+
+def fact_confidence_threshold() -> float:
+    """Below this ResponseSelector confidence no fact is given (docs/fallback-threshold.md)."""
+    return float(os.environ.get("FACT_CONFIDENCE_THRESHOLD", "0.5"))
+
+
+def conversation_retention_days() -> int:
+    return int(os.environ.get("CONVERSATION_RETENTION_DAYS", "90"))
+
+
+# Slots holding personal data: stored masked in conversation logs (SPEC §4).
+PERSONAL_SLOTS = frozenset(
+    {"first_name", "last_name", "email", "wrong_data", "correct_data", "objection_reason", "status_email"}
+)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server on the embedded default (SQLite under var/),
+# print where to talk to them, and stop both on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+RASA_PORT=${RASA_PORT:-5005}
+ACTION_PORT=${ACTION_PORT:-5055}
+mkdir -p var/logs
+
+if [ -z "${RASA_API_TOKEN:-}" ]; then
+  if [ ! -s var/rasa-api-token ]; then
+    (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > var/rasa-api-token)
+  fi
+  RASA_API_TOKEN=$(cat var/rasa-api-token)
+fi
+MODEL=$("$PY" -m mesdonnees.model_store path)
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+"$PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
+pids+=($!)
+export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
+"$PY" -m rasa run --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
+  --credentials credentials.yml --enable-api --auth-token "$RASA_API_TOKEN" \
+  --cors "${CORS_ORIGINS:-http://localhost:8080}" > var/logs/rasa.log 2>&1 &
+pids+=($!)
+
+echo "Starting (logs in var/logs/) ..."
+for _ in $(seq 1 180); do
+  if curl -fs "http://127.0.0.1:${RASA_PORT}/" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:${ACTION_PORT}/health" >/dev/null 2>&1; then
+    cat <<MSG
+
+« Mes données de santé » est prêt.
+  Canal REST      : POST http://localhost:${RASA_PORT}/webhooks/rest/webhook   {"sender": "moi", "message": "Bonjour"}
+  Canal socket.io : http://localhost:${RASA_PORT}/socket.io
+  API Rasa        : http://localhost:${RASA_PORT}/  (jeton dans var/rasa-api-token)
+  Serveur d'actions : http://localhost:${ACTION_PORT}/health
+  Conversations   : var/conversations.db (SQLite)
+Ctrl-C pour arrêter.
+MSG
+    wait -n "${pids[@]}"
+    echo "A server stopped; see var/logs/." >&2
+    exit 1
+  fi
+  for p in "${pids[@]}"; do
+    kill -0 "$p" 2>/dev/null || { echo "A server failed to start; see var/logs/." >&2; tail -20 var/logs/*.log >&2; exit 1; }
+  done
+  sleep 1
+done
+echo "Servers did not answer within 180 s; see var/logs/." >&2
+exit 1

@@ -1,0 +1,96 @@
+"""Shared fixtures: trackers for action tests, the real servers for end-to-end tests."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+
+from mesdonnees.facts import PROJECT_ROOT, default_catalogue
+from mesdonnees.model_store import current_model_path
+
+RESULTS_DIR = PROJECT_ROOT / "var" / "test-results"
+
+
+def make_tracker(
+    intent: str = "faq",
+    text: str = "",
+    entities: Optional[List[Dict[str, Any]]] = None,
+    response_selector: Optional[Dict[str, Any]] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    events: Optional[List[Dict[str, Any]]] = None,
+    active_loop: Optional[Dict[str, Any]] = None,
+    intent_confidence: float = 0.99,
+) -> Tracker:
+    """A tracker as the action server receives it, for a message just understood."""
+    latest_message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": intent_confidence},
+        "entities": entities or [],
+        "response_selector": response_selector or {},
+    }
+    return Tracker(
+        sender_id=f"test-{uuid.uuid4().hex[:8]}",
+        slots=slots or {},
+        latest_message=latest_message,
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop=active_loop or {},
+        latest_action_name="action_listen",
+    )
+
+
+def selector_for(fact_id: str, confidence: float) -> Dict[str, Any]:
+    return {
+        "all_retrieval_intents": ["faq"],
+        "faq": {
+            "response": {
+                "intent_response_key": f"faq/{fact_id}",
+                "confidence": confidence,
+                "utter_action": f"utter_faq/{fact_id}",
+            },
+            "ranking": [],
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def catalogue():
+    return default_catalogue()
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    return RESULTS_DIR
+
+
+@pytest.fixture(scope="session")
+def servers_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def action_server(servers_dir):
+    from tests.servers import ActionServer
+
+    server = ActionServer(servers_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def assistant(servers_dir, action_server):
+    """The real Rasa server (SQLite tracker store) talking to the real action server."""
+    from tests.servers import RasaServer
+
+    if not current_model_path().exists():
+        pytest.fail("No trained model for the current data: run `make train` (make test does it).")
+    server = RasaServer(
+        servers_dir, action_url=action_server.url, tracker_store_url=f"sqlite:///{servers_dir / 'conversations.db'}"
+    ).start()
+    yield server
+    server.stop()

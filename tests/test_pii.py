@@ -1,0 +1,45 @@
+"""Personal data is masked before it is stored."""
+import pytest
+
+from mesdonnees.pii import EMAIL_MASK, NIR_MASK, PHONE_MASK, VALUE_MASK, contains_nir, mask_text, mask_value
+
+
+@pytest.mark.parametrize(
+    "text, mask",
+    [
+        ("écrivez-moi à jeanne.dupont+hdh@example.fr svp", EMAIL_MASK),
+        ("mon numéro 06 12 34 56 78", PHONE_MASK),
+        ("appelez le +33 6 12 34 56 78", PHONE_MASK),
+        ("fixe : 01.23.45.67.89", PHONE_MASK),
+        ("mon NIR est 1 85 05 78 006 084 36", NIR_MASK),
+        ("285052A00608436", NIR_MASK),
+        ("numéro 1850578006084", NIR_MASK),
+    ],
+)
+def test_patterns_are_masked(text, mask):
+    masked = mask_text(text)
+    assert mask in masked
+    assert not any(ch.isdigit() for ch in masked)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ma demande HDH-2026-000123", "la loi n° 2019-774 du 24 juillet 2019", "19 ans plus l'année en cours", "1,2 milliard"],
+)
+def test_ordinary_numbers_are_kept(text):
+    assert mask_text(text) == text
+
+
+def test_known_values_are_masked_case_insensitively_as_whole_words():
+    masked = mask_text("Je suis Jeanne DUPONT, pas Dupontel", ["Dupont", "Jeanne"])
+    assert masked == f"Je suis {VALUE_MASK} {VALUE_MASK}, pas Dupontel"
+
+
+def test_nested_values_are_masked():
+    value = {"custom": {"note": "mail a@b.fr"}, "list": ["06 12 34 56 78", 3]}
+    assert mask_value(value) == {"custom": {"note": f"mail {EMAIL_MASK}"}, "list": [PHONE_MASK, 3]}
+
+
+def test_contains_nir():
+    assert contains_nir("voici 1 85 05 78 006 084 36")
+    assert not contains_nir("HDH-2026-000123")
