@@ -13,7 +13,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train run shell test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate purge test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,6 +44,15 @@ validate: data ## Validate the training data (rasa data validate)
 train: data ## Train the model if config, domain or data changed (cached by fingerprint)
 	@$(PY) -m mesdonnees.model_store
 
+tune: train ## Tune the fallback thresholds on the development set (docs/fallback-threshold.md)
+	@$(PY) -m mesdonnees.tune_thresholds
+
+migrate: $(STAMP) ## Bring the application database (DATABASE_URL) to the latest schema
+	@$(PY) -m mesdonnees.database
+
+purge: $(STAMP) ## Delete conversation logs older than CONVERSATION_RETENTION_DAYS (requests are kept)
+	@$(PY) -m mesdonnees.retention
+
 run: train ## Install, train if needed, and start the Rasa and action servers
 	@scripts/run.sh
 
@@ -64,8 +73,8 @@ test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-er
 	  --stories tests/stories --out var/test-results \
 	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
 	  || { tail -40 var/logs/test-stories.log; cat var/test-results/failed_test_stories.yml 2>/dev/null; exit 1; }
-	@grep -E "Correct:|Accuracy:" var/logs/test-stories.log | head -3 || true
-	@echo "Conversation tests: all stories passed"
+	@$(PY) -c 'import json; r = json.load(open("var/test-results/story_report.json"))["conversation_accuracy"]; \
+	  print(f"Conversation tests: {r[\"correct\"]}/{r[\"total\"]} stories passed")'
 
 clean: ## Remove generated data, models and logs (keeps the databases in var/)
 	rm -rf models data/nlu/facts.yml var/logs var/test-results

@@ -23,14 +23,22 @@ MODELS_DIR = PROJECT_ROOT / "models"
 PREFIX = "mds-"
 
 
+# Locked packages whose version can change what a trained model is or how it loads.
+TRAINING_PACKAGES = ("rasa", "rasa-sdk", "spacy", "thinc", "fr-core-news-md", "fr_core_news_md",
+                     "tensorflow", "tensorflow-text", "numpy", "scikit-learn", "scipy")
+
+
 def fingerprint_inputs(root: Path = PROJECT_ROOT) -> List[Path]:
-    files = [root / "config.yml", root / "domain.yml", root / "requirements.txt"]
-    files += sorted((root / "data").rglob("*.yml"))
-    return files
+    return [root / "config.yml", root / "domain.yml"] + sorted((root / "data").rglob("*.yml"))
+
+
+def training_requirements(root: Path = PROJECT_ROOT) -> str:
+    lines = (root / "requirements.txt").read_text().splitlines()
+    return "\n".join(l for l in lines if l.split("==")[0].strip().lower() in TRAINING_PACKAGES)
 
 
 def fingerprint(files: Optional[Iterable[Path]] = None, root: Path = PROJECT_ROOT) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(training_requirements(root).encode())
     for path in files if files is not None else fingerprint_inputs(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")

@@ -93,8 +93,20 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publishing happens in `save`, with the masked events."""
 
+    def _draft_values(self, tracker: DialogueStateTracker) -> Set[str]:
+        """Answers of a request form in progress (kept in the application database)."""
+        if not tracker.active_loop_name:
+            return set()
+        from mesdonnees.requests_repository import RequestRepository, StorageUnavailable
+
+        try:
+            return RequestRepository().personal_values_for(tracker.sender_id)
+        except StorageUnavailable:
+            logger.warning("could not read request draft values to mask them")
+            return set()
+
     async def save(self, tracker: DialogueStateTracker) -> None:
-        known = _known_personal_values(tracker.events)
+        known = _known_personal_values(tracker.events) | self._draft_values(tracker)
         with self.session_scope() as session:
             rows = []
             for event in self._new_events(session, tracker):

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RASA_PORT=${RASA_PORT:-5005}
 ACTION_PORT=${ACTION_PORT:-5055}
+WEB_PORT=${WEB_PORT:-8080}
 mkdir -p var/logs
+"$PY" -m mesdonnees.database
 
 if [ -z "${RASA_API_TOKEN:-}" ]; then
   if [ ! -s var/rasa-api-token ]; then
@@ -22,6 +24,8 @@ trap cleanup EXIT INT TERM
 
 "$PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
 pids+=($!)
+"$PY" -m webapp --port "$WEB_PORT" > var/logs/webapp.log 2>&1 &
+pids+=($!)
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
 "$PY" -m rasa run --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
   --credentials credentials.yml --enable-api --auth-token "$RASA_API_TOKEN" \
@@ -30,7 +34,8 @@ pids+=($!)
 
 echo "Starting (logs in var/logs/) ..."
 for _ in $(seq 1 180); do
-  if curl -fs "http://127.0.0.1:${RASA_PORT}/" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:${ACTION_PORT}/health" >/dev/null 2>&1; then
+  if curl -fs "http://127.0.0.1:${RASA_PORT}/" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:${ACTION_PORT}/health" >/dev/null 2>&1 \
+     && curl -fs "http://127.0.0.1:${WEB_PORT}/sante" >/dev/null 2>&1; then
     cat <<MSG
 
 « Mes données de santé » est prêt.
@@ -38,7 +43,8 @@ for _ in $(seq 1 180); do
   Canal socket.io : http://localhost:${RASA_PORT}/socket.io
   API Rasa        : http://localhost:${RASA_PORT}/  (jeton dans var/rasa-api-token)
   Serveur d'actions : http://localhost:${ACTION_PORT}/health
-  Conversations   : var/conversations.db (SQLite)
+  Application web : http://localhost:${WEB_PORT}/  (lettres des demandes)
+  Conversations   : var/conversations.db, demandes : var/app.db (SQLite)
 Ctrl-C pour arrêter.
 MSG
     wait -n "${pids[@]}"

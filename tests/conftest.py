@@ -74,23 +74,34 @@ def servers_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def action_server(servers_dir):
+def app_database_url(servers_dir) -> str:
+    return f"sqlite:///{servers_dir / 'app.db'}"
+
+
+@pytest.fixture(scope="session")
+def tracker_store_url(servers_dir) -> str:
+    return f"sqlite:///{servers_dir / 'conversations.db'}"
+
+
+@pytest.fixture(scope="session")
+def action_server(servers_dir, app_database_url):
     from tests.servers import ActionServer
 
-    server = ActionServer(servers_dir).start()
+    server = ActionServer(servers_dir, env={"DATABASE_URL": app_database_url}).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def assistant(servers_dir, action_server):
+def assistant(servers_dir, action_server, app_database_url, tracker_store_url):
     """The real Rasa server (SQLite tracker store) talking to the real action server."""
     from tests.servers import RasaServer
 
     if not current_model_path().exists():
         pytest.fail("No trained model for the current data: run `make train` (make test does it).")
     server = RasaServer(
-        servers_dir, action_url=action_server.url, tracker_store_url=f"sqlite:///{servers_dir / 'conversations.db'}"
+        servers_dir, action_url=action_server.url, tracker_store_url=tracker_store_url,
+        env={"DATABASE_URL": app_database_url},
     ).start()
     yield server
     server.stop()

@@ -1,0 +1,77 @@
+"""The application database (requests, drafts, audit trail): engine and migrations.
+
+SQLite file under var/ by default, PostgreSQL when DATABASE_URL says so. The schema is
+managed by Alembic (migrations/); `migrate()` brings any database to the latest version
+and is safe to call from several processes at once.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from mesdonnees import settings
+from mesdonnees.facts import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+_MIGRATION_LOCK_ID = 7_362_001  # PostgreSQL advisory lock serialising concurrent upgrades
+_migrated: set = set()
+_migrate_lock = threading.Lock()
+
+
+def create_engine(url: str) -> Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, future=True)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record):  # noqa: ANN001
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    # pool_pre_ping: a connection broken by a database restart is replaced, not reused.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    return create_engine(url)
+
+
+def migrate(url: Optional[str] = None) -> None:
+    """Upgrade the database at `url` (default DATABASE_URL) to the latest schema."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = url or settings.database_url()
+    with _migrate_lock:
+        if url in _migrated:
+            return
+        engine = engine_for(url)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        _migrated.add(url)
+
+
+def main() -> int:
+    migrate()
+    print(f"Application database up to date ({sa.engine.make_url(settings.database_url()).render_as_string(hide_password=True)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Request form actions from tracker fixtures: validators, summary, submit, status."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import yaml
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.request_forms import (
+    ActionCancelRequest,
+    ActionShowRequestStatus,
+    ActionSubmitRequest,
+    AskDataScope,
+    AskRequestConfirmed,
+    ValidateErasureRequestForm,
+    ValidateRectificationRequestForm,
+)
+from mesdonnees.facts import PROJECT_ROOT
+from mesdonnees.requests_repository import RequestRepository
+from tests.conftest import make_tracker
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+INJECTIONS = ["'; DROP TABLE gdpr_requests; --", "<script>alert(1)</script>", "{{7*7}}", "${jndi:ldap://x}"]
+
+
+@pytest.fixture(autouse=True)
+def app_database(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return RequestRepository(url)
+
+
+def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}, events
+
+
+def form_tracker(form, slot, text, intent="inform", confidence=0.95, slots=None, entities=None):
+    return make_tracker(
+        intent, text, intent_confidence=confidence, entities=entities,
+        slots={"requested_slot": slot, "invalid_answers": 0.0, **(slots or {})},
+        active_loop={"name": form},
+    )
+
+
+def validate(slot, text, form_cls=ValidateErasureRequestForm, **kwargs):
+    tracker = form_tracker(form_cls.FORM, slot, text, **kwargs)
+    return run(form_cls(), tracker)
+
+
+@pytest.mark.parametrize(
+    "slot, text, stored",
+    [
+        ("first_name", "  Jeanne-Marie ", "Jeanne-Marie"),
+        ("first_name", "Zoë", "Zoë"),
+        ("last_name", "N'Diaye", "N'Diaye"),
+        ("last_name", "de La Fontaine", "de La Fontaine"),
+        ("email", "Jeanne.Dupont@Example.FR", "Jeanne.Dupont@example.fr"),
+        ("email", "mon mail c'est jeanne@example.fr", "jeanne@example.fr"),
+        ("data_scope", "Un projet de recherche du Health Data Hub", "hdh_project"),
+        ("data_scope", "mes remboursements assurance maladie", "health_insurance"),
+    ],
+)
+def test_valid_answers_are_kept_and_saved_in_the_draft(slot, text, stored, app_database):
+    messages, slots, _ = validate(slot, text)
+    assert slots[slot] == stored
+    assert messages == []
+    assert any(d for d in [app_database.get_draft(s) for s in _senders(app_database)] if d.answers.get(slot) == stored)
+
+
+def _senders(repo):
+    import sqlalchemy as sa
+
+    with repo.engine.connect() as connection:
+        return [r[0] for r in connection.execute(sa.text("SELECT sender_id FROM request_drafts"))]
+
+
+@pytest.mark.parametrize(
+    "slot, text, expected_words",
+    [
+        ("first_name", "Jeanne2", "prénom"),
+        ("first_name", "", "prénom"),
+        ("last_name", "x" * 10_000, "nom de famille"),
+        ("last_name", "jeanne@example.fr", "sans numéro"),
+        ("email", "jeanne.example.fr", "e-mail"),
+        ("email", "a@b", "e-mail"),
+        ("email", "x" * 10_000 + "@example.fr", "e-mail"),
+        ("data_scope", "je ne sais pas", "Health Data Hub"),
+        ("data_scope", "projet de recherche et assurance maladie", "Health Data Hub"),
+    ]
+    + [("first_name", s, "prénom") for s in INJECTIONS]
+    + [("email", s, "e-mail") for s in INJECTIONS],
+)
+def test_invalid_answers_are_refused_with_an_explanation(slot, text, expected_words, app_database):
+    messages, slots, _ = validate(slot, text)
+    assert slots[slot] is None
+    assert slots["invalid_answers"] == 1.0
+    assert expected_words in messages[0]["text"]
+    assert _senders(app_database) == []
+
+
+def test_descriptions_refuse_nir_and_overlong_text_but_keep_injection_as_plain_text(app_database):
+    form = ValidateRectificationRequestForm
+    messages, slots, _ = validate("wrong_data", "mon NIR 1 85 05 78 006 084 36 est faux", form_cls=form)
+    assert slots["wrong_data"] is None and "sécurité sociale" in messages[0]["text"]
+    messages, slots, _ = validate("wrong_data", "a" * 10_000, form_cls=form)
+    assert slots["wrong_data"] is None and "trop longue" in messages[0]["text"]
+    messages, slots, _ = validate("correct_data", INJECTIONS[0], form_cls=form)
+    assert slots["correct_data"] == INJECTIONS[0]
+
+
+def test_third_invalid_answer_offers_to_stop():
+    tracker = form_tracker("erasure_request_form", "email", "pas un mail", slots={"invalid_answers": 2.0})
+    messages, slots, _ = run(ValidateErasureRequestForm(), tracker)
+    assert slots["invalid_answers"] == 3.0
+    assert messages[0]["buttons"] == [{"title": "Arrêter la demande", "payload": "/cancel"}]
+
+
+@pytest.mark.parametrize(
+    "intent, text",
+    [("cancel", "annuler"), ("ask_fact", '/ask_fact{"fact_id":"consent"}'), ("faq", "c'est quoi le cloud act ?")],
+)
+def test_cancel_buttons_and_questions_are_not_taken_as_answers(intent, text):
+    tracker = form_tracker("erasure_request_form", "last_name", text, intent=intent)
+    messages, slots, events = run(ValidateErasureRequestForm(), tracker)
+    assert "last_name" not in slots and events == []
+
+
+def test_a_forged_slot_payload_is_not_trusted():
+    # "/inform{...}" typed by hand must not set a slot without validation.
+    tracker = form_tracker("erasure_request_form", "email", '/inform{"email": "x@example.fr"}')
+    _, slots, events = run(ValidateErasureRequestForm(), tracker)
+    assert events == []
+
+
+def test_question_carries_form_progress():
+    tracker = form_tracker("erasure_request_form", "data_scope", "")
+    messages, _, _ = run(AskDataScope(), tracker)
+    assert messages[0]["custom"] == {"form": {"name": "erasure_request_form", "step": 1, "steps": 5}}
+    assert "numéro de sécurité sociale" in messages[0]["text"]
+    assert len(messages[0]["buttons"]) == 2
+
+
+def complete_draft(repo, sender, kind="erasure"):
+    for slot, value in {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont", "email": "jeanne@example.fr"}.items():
+        repo.save_answer(sender, kind, slot, value)
+
+
+def test_summary_reads_the_draft_and_offers_corrections(app_database):
+    tracker = form_tracker("erasure_request_form", "request_confirmed", "")
+    complete_draft(app_database, tracker.sender_id)
+    messages, _, _ = run(AskRequestConfirmed(), tracker)
+    text = messages[0]["text"]
+    assert "Jeanne" in text and "Dupont" in text and "jeanne@example.fr" in text and "article 17" in text
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads[0] == "/affirm" and payloads[-1] == "/cancel"
+    assert '/correct_field{"request_field":"email"}' in payloads
+    assert messages[0]["custom"]["form"] == {"name": "erasure_request_form", "step": 5, "steps": 5}
+
+
+def test_correction_at_the_summary_clears_the_field():
+    tracker = form_tracker(
+        "erasure_request_form", "request_confirmed", '/correct_field{"request_field":"email"}',
+        intent="correct_field", entities=[{"entity": "request_field", "value": "email"}],
+    )
+    messages, slots, _ = run(ValidateErasureRequestForm(), tracker)
+    assert slots["email"] is None and slots["request_confirmed"] is None
+    assert "adresse e-mail" in messages[0]["text"]
+
+
+def test_forged_correction_field_is_refused():
+    tracker = form_tracker(
+        "erasure_request_form", "request_confirmed", '/correct_field{"request_field":"status"}',
+        intent="correct_field", entities=[{"entity": "request_field", "value": "status"}],
+    )
+    _, slots, _ = run(ValidateErasureRequestForm(), tracker)
+    assert slots == {"request_confirmed": None, "invalid_answers": 1.0}
+
+
+def test_affirm_confirms():
+    tracker = form_tracker("erasure_request_form", "request_confirmed", "oui", intent="affirm")
+    _, slots, _ = run(ValidateErasureRequestForm(), tracker)
+    assert slots["request_confirmed"] is True
+
+
+def test_submit_confirms_only_after_commit(app_database):
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id)
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    request = app_database.find_by_reference(slots["request_reference"])
+    assert request is not None and request.status == "reçue"
+    assert messages[0]["text"].startswith("Demande enregistrée.")
+    assert request.reference in messages[0]["text"]
+    assert messages[0]["custom"]["request"]["reference"] == request.reference
+    assert messages[0]["custom"]["request"]["deadline"] == request.deadline.isoformat()
+    assert slots["first_name"] is None and slots["email"] is None
+
+
+def test_submit_with_database_down_is_honest_and_keeps_answers(monkeypatch, app_database):
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/down")
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    assert "n'est pas enregistrée" in messages[0]["text"]
+    assert "enregistrée." not in messages[0]["text"].replace("n'est pas enregistrée.", "")
+    assert messages[0]["custom"] == {"error": "storage_unavailable"}
+    assert messages[0]["buttons"][0]["payload"] == "/retry_submit"
+    assert slots == {"submit_failed": True}
+    # The database is back: the retry stores the request from the kept answers.
+    monkeypatch.setenv("DATABASE_URL", app_database.url)
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    assert messages[0]["text"].startswith("Demande enregistrée.") and app_database.count() == 1
+
+
+def test_cancel_deletes_the_draft(app_database):
+    tracker = make_tracker("cancel", "annuler", active_loop={"name": "erasure_request_form"})
+    complete_draft(app_database, tracker.sender_id)
+    messages, slots, events = run(ActionCancelRequest(), tracker)
+    assert app_database.get_draft(tracker.sender_id) is None
+    assert {"event": "active_loop", "timestamp": None, "name": None} in events
+    assert messages[0]["response"] == "utter_request_cancelled"
+
+
+def test_status_needs_the_matching_email(app_database):
+    sender = "status-owner"
+    complete_draft(app_database, sender)
+    request = app_database.submit(sender)
+    for email, found in [("JEANNE@example.fr", True), ("intrus@example.fr", False)]:
+        tracker = make_tracker("inform", email, slots={"request_reference": request.reference, "status_email": email})
+        messages, slots, _ = run(ActionShowRequestStatus(), tracker)
+        assert messages[0]["custom"]["request_status"]["found"] is found
+        assert ("reçue" in messages[0]["text"]) is found
+        assert slots["status_email"] is None
+    tracker = make_tracker("inform", "x", slots={"request_reference": "HDH-2026-999999", "status_email": "jeanne@example.fr"})
+    messages, _, _ = run(ActionShowRequestStatus(), tracker)
+    assert messages[0]["custom"]["request_status"]["found"] is False

@@ -1,0 +1,47 @@
+"""Understanding measured on the held-out French test set, through the real server.
+
+tests/nlu/heldout.yml was written separately from the training data and is never used
+for training or threshold tuning. Thresholds are those the running assistant uses.
+"""
+from __future__ import annotations
+
+import pytest
+
+from mesdonnees import settings
+from mesdonnees.facts import PROJECT_ROOT
+from mesdonnees.nlu_evaluation import evaluate, load_examples, understand_all
+
+pytestmark = pytest.mark.servers
+
+HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
+MIN_FACT_ACCURACY = 0.90
+MAX_OUT_OF_SCOPE_GIVEN_A_FACT = 0.05
+
+
+def intent_threshold() -> float:
+    import yaml
+
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    return next(c["threshold"] for c in config["pipeline"] if c["name"] == "FallbackClassifier")
+
+
+def test_heldout_set_is_big_enough():
+    examples = load_examples(HELDOUT)
+    per_fact = {}
+    for e in examples:
+        if e.fact_id:
+            per_fact[e.fact_id] = per_fact.get(e.fact_id, 0) + 1
+    assert len(per_fact) >= 31 and min(per_fact.values()) >= 3
+    assert sum(e.intent == "out_of_scope" for e in examples) >= 30
+
+
+def test_heldout_understanding(assistant, results_dir):
+    examples = load_examples(HELDOUT)
+    understood = understand_all(examples, assistant.parse)
+    report = evaluate(examples, understood, intent_threshold(), settings.fact_confidence_threshold())
+    lines = [report.summary(), "", "Errors (text | expected | got):"]
+    lines += [f"{text} | {expected} | {got}" for text, expected, got in report.errors]
+    (results_dir / "nlu-heldout.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\nHeld-out NLU: " + report.summary())
+    assert report.fact_accuracy >= MIN_FACT_ACCURACY, report.summary()
+    assert report.oos_fact_rate <= MAX_OUT_OF_SCOPE_GIVEN_A_FACT, report.summary()

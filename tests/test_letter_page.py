@@ -1,0 +1,43 @@
+"""The printable letter: right content, only for whoever holds the link, text escaped."""
+from __future__ import annotations
+
+import pytest
+
+from mesdonnees.letters import compose_letter
+from mesdonnees.requests_repository import RequestRepository
+from webapp import create_app
+
+
+@pytest.fixture
+def stored(tmp_path):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    repo = RequestRepository(url)
+    answers = {
+        "data_scope": "health_insurance", "first_name": "Jeanne", "last_name": "Dupont",
+        "email": "jeanne@example.fr", "wrong_data": "<script>alert(1)</script>", "correct_data": "mars 2024",
+    }
+    for slot, value in answers.items():
+        repo.save_answer("c1", "rectification", slot, value)
+    return url, repo.submit("c1")
+
+
+def test_letter_cites_article_deadline_and_cnil(stored):
+    _, request = stored
+    text = compose_letter(request).as_text()
+    assert "article 16 du RGPD" in text and "un mois" in text and "CNIL" in text
+    assert "Assurance maladie" in text and request.reference in text
+    assert "Jeanne Dupont" in text and "jeanne@example.fr" in text
+
+
+def test_letter_page_needs_the_key_and_escapes_text(stored):
+    url, request = stored
+    client = create_app(url).test_client()
+    page = client.get(f"/lettre/{request.reference}?cle={request.letter_key}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+    for bad in (f"/lettre/{request.reference}?cle=wrong", f"/lettre/{request.reference}", "/lettre/HDH-2026-999999?cle=x"):
+        response = client.get(bad)
+        assert response.status_code == 404 and "Jeanne" not in response.get_data(as_text=True)

@@ -1,0 +1,129 @@
+"""Requests are stored durably, once, with a unique reference — on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from mesdonnees.database import engine_for, migrate
+from mesdonnees.requests_repository import (
+    NoDraft,
+    RequestRepository,
+    StorageUnavailable,
+    legal_deadline,
+)
+from tests.databases import fresh_postgres_database
+
+ANSWERS = {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont", "email": "jeanne@example.fr"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url
+
+
+def fill_draft(repo, sender, kind="erasure", **extra):
+    for slot, value in {**ANSWERS, **extra}.items():
+        repo.save_answer(sender, kind, slot, value)
+
+
+def test_migrations_apply_on_an_empty_database(database_url):
+    migrate(database_url)
+    inspector = sa.inspect(engine_for(database_url))
+    assert {"gdpr_requests", "request_drafts", "request_status_changes", "alembic_version"} <= set(inspector.get_table_names())
+    with engine_for(database_url).connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    migrate(database_url)  # idempotent
+
+
+def test_submit_stores_the_request_with_reference_status_deadline_and_controller(database_url):
+    repo = RequestRepository(database_url)
+    fill_draft(repo, "citizen", kind="rectification", wrong_data="mauvaise date", correct_data="12/03/2024")
+    received = dt.datetime(2026, 1, 31, 10, 0, tzinfo=dt.timezone.utc)
+    request = repo.submit("citizen", now=received)
+    assert request.reference.startswith("HDH-2026-") and len(request.reference) == len("HDH-2026-000123")
+    assert request.status == "reçue"
+    assert request.deadline == dt.date(2026, 2, 28)
+    assert "Health Data Hub" in request.controller
+    assert (request.wrong_data, request.correct_data) == ("mauvaise date", "12/03/2024")
+    assert repo.get_draft("citizen") is None, "the draft is deleted with the submission"
+    with engine_for(database_url).connect() as connection:
+        audit = connection.execute(sa.text("SELECT old_status, new_status, changed_by FROM request_status_changes")).all()
+    assert [tuple(r) for r in audit] == [(None, "reçue", "assistant")]
+
+
+def test_controller_follows_the_data_scope(database_url):
+    repo = RequestRepository(database_url)
+    fill_draft(repo, "c2", data_scope="health_insurance")
+    assert "Assurance maladie" in repo.submit("c2").controller
+
+
+def test_changing_form_kind_starts_a_new_draft(database_url):
+    repo = RequestRepository(database_url)
+    fill_draft(repo, "c3", kind="erasure")
+    repo.save_answer("c3", "access", "first_name", "Ali")
+    draft = repo.get_draft("c3")
+    assert draft.kind == "access" and draft.answers == {"first_name": "Ali"}
+
+
+def test_incomplete_or_missing_draft_is_not_submitted(database_url):
+    repo = RequestRepository(database_url)
+    with pytest.raises(NoDraft):
+        repo.submit("nobody")
+    repo.save_answer("half", "erasure", "first_name", "Ali")
+    with pytest.raises(NoDraft):
+        repo.submit("half")
+    assert repo.count() == 0
+
+
+def test_fifty_concurrent_submissions_get_fifty_distinct_references(database_url, results_dir):
+    repo = RequestRepository(database_url)
+    senders = [f"citizen-{i}" for i in range(50)]
+    for sender in senders:
+        fill_draft(repo, sender)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        references = list(pool.map(lambda s: RequestRepository(database_url).submit(s).reference, senders))
+    elapsed = time.monotonic() - started
+    assert len(set(references)) == 50
+    assert repo.count() == 50
+    dialect = database_url.split(":")[0]
+    with open(results_dir / "concurrency.txt", "a") as report:
+        report.write(f"{dialect}: 50 concurrent submissions -> 50 distinct references, 50 rows, {elapsed:.2f} s\n")
+
+
+def test_a_retried_submission_gives_one_row(database_url):
+    repo = RequestRepository(database_url)
+    fill_draft(repo, "double-click")
+
+    def attempt(_):
+        try:
+            return RequestRepository(database_url).submit("double-click").reference
+        except NoDraft:
+            return None
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(attempt, range(10)))
+    stored = {o for o in outcomes if o}
+    assert len(stored) == 1
+    assert repo.count() == 1
+
+
+def test_database_down_raises_storage_unavailable():
+    repo = RequestRepository("postgresql://postgres@127.0.0.1:1/nowhere")
+    with pytest.raises(StorageUnavailable):
+        repo.save_answer("x", "erasure", "first_name", "Ali")
+    with pytest.raises(StorageUnavailable):
+        repo.submit("x")
+
+
+def test_legal_deadline_is_one_calendar_month():
+    assert legal_deadline(dt.date(2026, 11, 29)) == dt.date(2026, 12, 29)
+    assert legal_deadline(dt.date(2028, 1, 31)) == dt.date(2028, 2, 29)

@@ -1,0 +1,59 @@
+"""The web app (port 8080): citizens' printable letters; the widget and console build on it."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, abort, render_template, request
+
+from mesdonnees import settings
+from mesdonnees.letters import compose_letter
+from mesdonnees.requests_repository import RequestRepository, StorageUnavailable
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(database_url: str | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    repository = RequestRepository(database_url or settings.database_url())
+
+    @app.after_request
+    def security_headers(response):
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.get("/sante")
+    def health():
+        return {"status": "ok"}
+
+    @app.get("/lettre/<reference>")
+    def letter(reference: str):
+        key = request.args.get("cle", "")
+        try:
+            stored = repository.find_by_reference(reference) if len(reference) <= 20 else None
+        except StorageUnavailable:
+            abort(503)
+        # Same answer for an unknown reference and a wrong key: nothing leaks.
+        if stored is None or not secrets.compare_digest(stored.letter_key.encode(), key.encode()):
+            abort(404)
+        response = app.make_response(render_template("letter.html", letter=compose_letter(stored), request=stored))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return render_template("error.html", title="Page introuvable",
+                               message="Cette page n'existe pas, ou le lien est incomplet."), 404
+
+    @app.errorhandler(503)
+    def unavailable(_error):
+        return render_template("error.html", title="Service indisponible",
+                               message="Le service est momentanément indisponible. Réessayez dans quelques minutes."), 503
+
+    return app

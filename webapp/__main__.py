@@ -1,0 +1,12 @@
+"""Serve the web app: python -m webapp [--port 8080]."""
+import argparse
+
+from waitress import serve
+
+from webapp import create_app
+
+parser = argparse.ArgumentParser(description="Mes données de santé — web app")
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=8080)
+args = parser.parse_args()
+serve(create_app(), host=args.host, port=args.port, threads=8)
