@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
+WEB_ASSETS := webapp/static/vendor/.installed
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore
@@ -13,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate purge test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate purge audit test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,7 +31,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip check > /dev/null || { $(PY) -m pip check; exit 1; }
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create the virtual environment and install the locked dependencies
+install: $(STAMP) $(WEB_ASSETS) ## Create the virtual environment and install the locked dependencies
+
+# Browser assets (DSFR, socket.io client, axe-core) from the npm registry, locked by package-lock.json.
+$(WEB_ASSETS): widget/package.json widget/package-lock.json $(STAMP)
+	@command -v npm > /dev/null || { echo "npm is needed for the widget's assets (apt-get install npm, or Node.js 18+)"; exit 1; }
+	@mkdir -p var/logs
+	@cd widget && npm ci --no-audit --no-fund --loglevel=error > ../var/logs/npm.log 2>&1 || { tail -20 ../var/logs/npm.log; exit 1; }
+	@$(PY) -m webapp.assets
+	@touch $@
 
 data: $(STAMP) ## Check the facts and generate the NLU data from them
 	@$(PY) -m mesdonnees.facts
@@ -53,13 +62,13 @@ migrate: $(STAMP) ## Bring the application database (DATABASE_URL) to the latest
 purge: $(STAMP) ## Delete conversation logs older than CONVERSATION_RETENTION_DAYS (requests are kept)
 	@$(PY) -m mesdonnees.retention
 
-run: train ## Install, train if needed, and start the Rasa and action servers
+run: train $(WEB_ASSETS) ## Install, train if needed, and start the Rasa and action servers
 	@scripts/run.sh
 
 shell: train ## Chat with the assistant in the terminal
 	@scripts/shell.sh
 
-test: train ## Run the whole test suite (what CI runs)
+test: train $(WEB_ASSETS) ## Run the whole test suite (what CI runs)
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-stories
@@ -73,8 +82,11 @@ test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-er
 	  --stories tests/stories --out var/test-results \
 	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
 	  || { tail -40 var/logs/test-stories.log; cat var/test-results/failed_test_stories.yml 2>/dev/null; exit 1; }
-	@$(PY) -c 'import json; r = json.load(open("var/test-results/story_report.json"))["conversation_accuracy"]; \
-	  print(f"Conversation tests: {r[\"correct\"]}/{r[\"total\"]} stories passed")'
+	@$(PY) scripts/story_summary.py var/test-results/story_report.json
+
+audit: $(STAMP) ## Audit the locked dependencies with pip-audit (needs PyPI's JSON API or OSV)
+	@$(PY) -m pip install -q pip-audit > /dev/null
+	@$(PY) -m pip_audit -r requirements.txt --no-deps --disable-pip --progress-spinner off
 
 clean: ## Remove generated data, models and logs (keeps the databases in var/)
 	rm -rf models data/nlu/facts.yml var/logs var/test-results

@@ -519,7 +519,8 @@ class ValidateRequestStatusForm(FormValidationAction):
         return "validate_request_status_form"
 
     async def extract_request_reference(self, dispatcher, tracker, domain):
-        if is_digression(tracker):
+        text = tracker.latest_message.get("text") or ""
+        if is_digression(tracker) or text.startswith("/") or _intent(tracker).get("name", "").startswith("request_"):
             return {}
         entity = next(tracker.get_latest_entity_values("request_reference"), None)
         match = REFERENCE_PATTERN.search(entity or tracker.latest_message.get("text") or "")
@@ -530,7 +531,8 @@ class ValidateRequestStatusForm(FormValidationAction):
         return {}
 
     async def extract_status_email(self, dispatcher, tracker, domain):
-        if tracker.get_slot("requested_slot") != "status_email" or is_digression(tracker):
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("requested_slot") != "status_email" or is_digression(tracker) or text.startswith("/"):
             return {}
         return {"status_email": tracker.latest_message.get("text") or ""}
 

@@ -28,12 +28,17 @@ def database_url() -> str:
 
 def fact_confidence_threshold() -> float:
     """Below this ResponseSelector confidence no fact is given (docs/fallback-threshold.md)."""
-    return float(os.environ.get("FACT_CONFIDENCE_THRESHOLD", "0.2"))
+    return float(os.environ.get("FACT_CONFIDENCE_THRESHOLD", "0.35"))
 
 
 def public_web_url() -> str:
     """Public address of the web app (letters, widget), used in links sent to citizens."""
     return os.environ.get("PUBLIC_WEB_URL", "http://localhost:8080").rstrip("/")
+
+
+def rasa_public_url() -> str:
+    """Public address of the Rasa server, the only server the widget talks to."""
+    return os.environ.get("RASA_PUBLIC_URL", "http://localhost:5005").rstrip("/")
 
 
 def conversation_retention_days() -> int:

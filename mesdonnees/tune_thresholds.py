@@ -45,8 +45,14 @@ def choose(results):
         r for r in results if r[2].oos_fact_rate <= MAX_OOS_FACT_RATE and r[2].confidently_wrong_rate <= MAX_CONFIDENTLY_WRONG
     ]
     pool = acceptable or results
-    # Best accuracy; among equals, the lowest thresholds (fewer needless "not sure").
-    return max(pool, key=lambda r: (r[2].fact_accuracy, -r[2].confidently_wrong_rate, -r[0], -r[1])), bool(acceptable)
+    score = lambda r: (r[2].fact_accuracy, -r[2].confidently_wrong_rate, -r[2].oos_fact_rate, r[2].other_accuracy)  # noqa: E731
+    best = max(score(r) for r in pool)
+    ties = [r for r in pool if score(r) == best]
+    # The lowest fact threshold that scores best (fewer needless "not sure"), and the
+    # middle of the plateau of equally good intent thresholds (the most robust choice).
+    fact_threshold = min(r[1] for r in ties)
+    plateau = sorted(r for r in ties if r[1] == fact_threshold)
+    return plateau[len(plateau) // 2], bool(acceptable)
 
 
 def main() -> int:

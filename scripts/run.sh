@@ -26,10 +26,11 @@ trap cleanup EXIT INT TERM
 pids+=($!)
 "$PY" -m webapp --port "$WEB_PORT" > var/logs/webapp.log 2>&1 &
 pids+=($!)
+export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1048576}  # every Rasa HTTP endpoint
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
 "$PY" -m rasa run --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
   --credentials credentials.yml --enable-api --auth-token "$RASA_API_TOKEN" \
-  --cors "${CORS_ORIGINS:-http://localhost:8080}" > var/logs/rasa.log 2>&1 &
+  --cors ${CORS_ORIGINS:-http://localhost:8080} > var/logs/rasa.log 2>&1 &
 pids+=($!)
 
 echo "Starting (logs in var/logs/) ..."

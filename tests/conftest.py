@@ -84,6 +84,13 @@ def tracker_store_url(servers_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def web_port() -> int:
+    from tests.servers import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
 def action_server(servers_dir, app_database_url):
     from tests.servers import ActionServer
 
@@ -93,7 +100,7 @@ def action_server(servers_dir, app_database_url):
 
 
 @pytest.fixture(scope="session")
-def assistant(servers_dir, action_server, app_database_url, tracker_store_url):
+def assistant(servers_dir, action_server, app_database_url, tracker_store_url, web_port):
     """The real Rasa server (SQLite tracker store) talking to the real action server."""
     from tests.servers import RasaServer
 
@@ -101,7 +108,20 @@ def assistant(servers_dir, action_server, app_database_url, tracker_store_url):
         pytest.fail("No trained model for the current data: run `make train` (make test does it).")
     server = RasaServer(
         servers_dir, action_url=action_server.url, tracker_store_url=tracker_store_url,
-        env={"DATABASE_URL": app_database_url},
+        env={
+            "DATABASE_URL": app_database_url, "RATE_LIMIT_PER_MINUTE": "100000",
+            "CORS_ORIGINS": f"http://127.0.0.1:{web_port}",
+        },
     ).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_app(servers_dir, assistant, app_database_url, web_port):
+    """The web app (demo page with the widget), wired to the test Rasa server."""
+    from tests.servers import WebApp
+
+    app = WebApp(servers_dir, web_port, env={"RASA_PUBLIC_URL": assistant.url, "DATABASE_URL": app_database_url}).start()
+    yield app
+    app.stop()

@@ -36,6 +36,7 @@ def base_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONWARNINGS": "ignore",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "SANIC_REQUEST_MAX_SIZE": "1048576",
     })
     env.update(extra or {})
     return env
@@ -111,6 +112,9 @@ class RasaServer:
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
             "--enable-api", "--auth-token", API_TOKEN,
         ]
+        origins = self.env.get("CORS_ORIGINS")
+        if origins:
+            command += ["--cors", *origins.split()]
         env = {"ACTION_SERVER_URL": f"{self.action_url}/webhook", "TRACKER_STORE_URL": self.tracker_store_url}
         env.update(self.env)
         self.process = subprocess.Popen(
@@ -148,3 +152,27 @@ class RasaServer:
         )
         response.raise_for_status()
         return response.json()
+
+
+@dataclass
+class WebApp:
+    workdir: Path
+    port: int
+    env: Dict[str, str] = field(default_factory=dict)
+    process: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "WebApp":
+        log = self.workdir / f"webapp-{self.port}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "webapp", "--port", str(self.port)],
+            cwd=PROJECT_ROOT, env=base_env(self.env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
+        )
+        wait_until_up(f"{self.url}/sante", self.process, log)
+        return self
+
+    def stop(self) -> None:
+        stop(self.process)

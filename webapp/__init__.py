@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
+from urllib.parse import urlparse
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, render_template, request, send_from_directory
 
 from mesdonnees import settings
 from mesdonnees.letters import compose_letter
 from mesdonnees.requests_repository import RequestRepository, StorageUnavailable
 
 MAX_REQUEST_BYTES = 64 * 1024
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget" / "src"
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+TITLE = "Mes données de santé"
+
+
+def _origins(url: str) -> str:
+    """CSP sources for the Rasa server: its HTTP origin and the matching WebSocket one."""
+    parsed = urlparse(url)
+    ws = "wss" if parsed.scheme == "https" else "ws"
+    return f"{parsed.scheme}://{parsed.netloc} {ws}://{parsed.netloc}"
 
 
 def create_app(database_url: str | None = None) -> Flask:
@@ -19,14 +31,34 @@ def create_app(database_url: str | None = None) -> Flask:
 
     @app.after_request
     def security_headers(response):
-        response.headers["Content-Security-Policy"] = (
+        response.headers.setdefault("Content-Security-Policy", (
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-        )
+        ))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
         return response
+
+    @app.get("/")
+    def home():
+        rasa_url = settings.rasa_public_url()
+        response = app.make_response(render_template(
+            "index.html", title=TITLE, rasa_url=rasa_url, web_url=settings.public_web_url(),
+            retention_days=settings.conversation_retention_days(),
+        ))
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; connect-src 'self' {_origins(rasa_url)}; img-src 'self' data:; "
+            "style-src 'self'; script-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'self'"
+        )
+        return response
+
+    @app.get("/widget/<path:filename>")
+    def widget_asset(filename: str):
+        if filename == "socket.io.min.js":
+            return send_from_directory(VENDOR_DIR, filename, max_age=3600)
+        return send_from_directory(WIDGET_DIR, filename, max_age=300)
 
     @app.get("/sante")
     def health():

@@ -71,3 +71,11 @@ def test_fallback_says_why_and_suggests_topics(intent, reason, response):
     assert messages[0]["response"] == response
     assert messages[0]["buttons"], "suggestions are offered"
     assert events[0]["name"] == "last_fact_id" and events[0]["value"] is None
+
+
+@pytest.mark.parametrize("kind", ["erasure", "rectification", "access", "objection"])
+def test_a_right_fact_offers_to_start_the_request(kind):
+    tracker = make_tracker("faq", "x", response_selector=selector_for(f"right_{kind}", 0.9))
+    messages, _ = run(ActionAnswerFact(threshold=0.5), tracker)
+    assert messages[0]["buttons"][0]["payload"] == f"/request_{kind}"
+    assert messages[0]["custom"]["fact_id"] == f"right_{kind}"

@@ -93,15 +93,25 @@ def form_step(replies):
     return next((p["form"] for p in customs(replies) if "form" in p), None)
 
 
-def test_full_erasure_request_then_its_status(assistant, app_database_url, tracker_store_url, results_dir):
-    citizen = sender()
-    transcript = []
+class Conversation:
+    """One citizen's conversation over REST, keeping a readable transcript."""
 
-    def turn(text):
-        replies = answer(assistant, citizen, text)
-        transcript.append(f"Citoyen : {text}")
-        transcript.extend(f"Assistant : {r['text']}" for r in replies if r.get("text"))
+    def __init__(self, assistant):
+        self.assistant, self.citizen, self.transcript = assistant, sender(), []
+
+    def __call__(self, text):
+        replies = answer(self.assistant, self.citizen, text)
+        self.transcript.append(f"Citoyen : {text}")
+        self.transcript.extend(f"Assistant : {r['text']}" for r in replies if r.get("text"))
         return replies
+
+    def save(self, path):
+        path.write_text("\n".join(self.transcript) + "\n", encoding="utf-8")
+
+
+def test_full_erasure_request_then_its_status(assistant, app_database_url, tracker_store_url, results_dir):
+    turn = Conversation(assistant)
+    citizen = turn.citizen
 
     replies = turn("je veux faire effacer mes données")
     assert form_step(replies) == {"name": "erasure_request_form", "step": 1, "steps": 5}
@@ -126,7 +136,7 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
     replies = turn("jeanne.dupont@example.fr")
     status = next(p["request_status"] for p in customs(replies) if "request_status" in p)
     assert status["found"] is True and status["status"] == "reçue"
-    (results_dir / "transcript-erasure.txt").write_text("\n".join(transcript) + "\n", encoding="utf-8")
+    turn.save(results_dir / "transcript-erasure.txt")
 
     # The conversation log holds none of the personal data given in the form.
     engine = sa.create_engine(tracker_store_url)
@@ -139,14 +149,7 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
 
 
 def test_rectification_with_a_digression(assistant, results_dir):
-    citizen = sender()
-    transcript = []
-
-    def turn(text):
-        replies = answer(assistant, citizen, text)
-        transcript.append(f"Citoyen : {text}")
-        transcript.extend(f"Assistant : {r['text']}" for r in replies if r.get("text"))
-        return replies
+    turn = Conversation(assistant)
 
     assert form_step(turn("il y a une erreur dans mon dossier, je veux la faire corriger"))["name"] == "rectification_request_form"
     turn("Mes données de l'Assurance maladie (SNDS)")
@@ -161,7 +164,7 @@ def test_rectification_with_a_digression(assistant, results_dir):
     assert form_step(replies)["step"] == 7
     replies = turn("/affirm")
     assert any("request" in p for p in customs(replies))
-    (results_dir / "transcript-rectification.txt").write_text("\n".join(transcript) + "\n", encoding="utf-8")
+    turn.save(results_dir / "transcript-rectification.txt")
 
 
 def test_cancel_in_the_middle_of_a_form(assistant):
@@ -171,3 +174,8 @@ def test_cancel_in_the_middle_of_a_form(assistant):
     assert "annulé" in texts(replies)
     replies = answer(assistant, citizen, "qu'est-ce que le health data hub ?")
     assert any(p.get("fact_id") == "hdh_presentation" for p in customs(replies))
+
+
+def test_a_typed_nir_gets_a_reminder(assistant):
+    replies = assistant.say(sender(), "mon numéro est 1 85 05 78 006 084 36, vous avez mes données ?")
+    assert "sécurité sociale" in replies[0]["text"] and len(replies) > 1

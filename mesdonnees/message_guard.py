@@ -1,0 +1,130 @@
+"""Checks applied to every citizen message before Rasa sees it (REST and socket.io).
+
+Keeps the assistant answering whatever arrives: text is cleaned (invalid Unicode,
+control characters), capped in length before any NLU runs, and payloads starting with
+"/" are accepted only when they are ones the widget's buttons send; any other one is
+read as plain text, so nobody can set slots or skip validation by typing an intent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+from typing import Deque, Dict, Optional, Tuple
+
+from mesdonnees.facts import REQUEST_KINDS, default_catalogue
+
+DEFAULT_MAX_MESSAGE_CHARS = 1000
+MAX_SENDER_CHARS = 128
+_SENDER = re.compile(r"^[\w.:@-]{1,128}$")
+_CORRECTABLE_FIELDS = ("data_scope", "first_name", "last_name", "email", "wrong_data", "correct_data", "objection_reason")
+_SIMPLE_PAYLOADS = {"/affirm", "/deny", "/cancel", "/retry_submit", "/greet"} | {f"/request_{k}" for k in REQUEST_KINDS}
+
+
+def max_message_chars() -> int:
+    return int(os.environ.get("MAX_MESSAGE_CHARS", DEFAULT_MAX_MESSAGE_CHARS))
+
+
+def clean_message(text: str) -> str:
+    """Valid UTF-8, NFC, no control characters (newlines become spaces), trimmed."""
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become "?"
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") else ch for ch in text)
+    return " ".join(text.split())
+
+
+def _allowed_payload(text: str) -> bool:
+    if text in _SIMPLE_PAYLOADS:
+        return True
+    for intent, entity, allowed in (
+        ("ask_fact", "fact_id", None),
+        ("correct_field", "request_field", _CORRECTABLE_FIELDS),
+    ):
+        prefix = f"/{intent}"
+        if text.startswith(prefix + "{"):
+            try:
+                value = json.loads(text[len(prefix):])
+            except ValueError:
+                return False
+            if not isinstance(value, dict) or list(value) != [entity] or not isinstance(value[entity], str):
+                return False
+            valid = allowed if allowed is not None else default_catalogue().facts
+            return value[entity] in valid
+    return False
+
+
+def neutralise_payload(text: str) -> str:
+    """Keep button payloads the widget sends; read anything else starting with '/' as text."""
+    if text.startswith("/") and not _allowed_payload(text):
+        return text.lstrip("/").strip() or "?"
+    return text
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Either a text to process, or a reply to give without running the NLU."""
+
+    text: Optional[str] = None
+    reply: Optional[str] = None
+    reason: Optional[str] = None
+
+
+def check_text(raw: object) -> Verdict:
+    if not isinstance(raw, str):
+        return Verdict(reply="Je n'ai reçu aucun texte. Posez-moi votre question par écrit.", reason="not_text")
+    text = clean_message(raw)
+    if not text:
+        return Verdict(
+            reply="Votre message est vide. Posez-moi une question sur vos données de santé.", reason="empty_message"
+        )
+    limit = max_message_chars()
+    if len(text) > limit:
+        return Verdict(
+            reply=(
+                f"Votre message est trop long ({len(text)} caractères ; {limit} au maximum). "
+                "Pouvez-vous le raccourcir en une question ?"
+            ),
+            reason="message_too_long",
+        )
+    return Verdict(text=neutralise_payload(text))
+
+
+def valid_sender(sender: object) -> bool:
+    return isinstance(sender, str) and bool(_SENDER.match(sender))
+
+
+class RateLimiter:
+    """Sliding-window limit of messages per client (in-process, per Rasa server)."""
+
+    def __init__(self, per_minute: Optional[int] = None, window: float = 60.0):
+        self.limit = per_minute if per_minute is not None else int(os.environ.get("RATE_LIMIT_PER_MINUTE", "30"))
+        self.window = window
+        self._hits: Dict[str, Deque[float]] = {}
+
+    def allow(self, client: str, now: Optional[float] = None) -> Tuple[bool, int]:
+        """(allowed, seconds to wait)."""
+        if self.limit <= 0:
+            return True, 0
+        now = time.monotonic() if now is None else now
+        hits = self._hits.setdefault(client, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False, max(1, int(hits[0] + self.window - now) + 1)
+        hits.append(now)
+        if len(self._hits) > 100_000:  # bound memory under address scanning
+            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
+        return True, 0
+
+
+RATE_LIMITED_MESSAGE = (
+    "Vous envoyez beaucoup de messages en peu de temps. Patientez {seconds} secondes avant de réessayer."
+)
+UNAVAILABLE_MESSAGE = (
+    "Je n'ai pas pu répondre à votre message : le service est momentanément indisponible. "
+    "Réessayez dans quelques instants."
+)

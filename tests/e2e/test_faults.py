@@ -1,0 +1,71 @@
+"""Faults and abuse: action server down then back, rate limit — on a second real server."""
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.servers import ActionServer, RasaServer, free_port
+
+pytestmark = pytest.mark.servers
+RATE_LIMIT = 8
+
+
+@pytest.fixture(scope="module")
+def fragile(servers_dir, app_database_url, tmp_path_factory):
+    """A Rasa server whose action server is not running yet, with a low rate limit."""
+    workdir = tmp_path_factory.mktemp("fragile")
+    action_port = free_port()
+    server = RasaServer(
+        workdir, action_url=f"http://127.0.0.1:{action_port}",
+        tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
+        env={"DATABASE_URL": app_database_url, "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT), "ACTION_TIMEOUT_SECONDS": "3"},
+    ).start()
+    action_server = ActionServer(workdir, env={"DATABASE_URL": app_database_url}, port=action_port)
+    yield server, action_server
+    action_server.stop()
+    server.stop()
+
+
+def test_slow_action_server_times_out_with_a_clear_answer(fragile):
+    server, action_server = fragile
+    # A server that accepts connections and never answers, on the action server's port.
+    with socket.socket() as black_hole:
+        black_hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        black_hole.bind(("127.0.0.1", action_server.port))
+        black_hole.listen(16)
+        started = time.monotonic()
+        replies = server.say(f"slow-{uuid.uuid4().hex[:8]}", "Qu'est-ce que le SNDS ?", timeout=60)
+        elapsed = time.monotonic() - started
+    assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
+    assert elapsed < 20, f"the citizen waited {elapsed:.0f} s"
+
+
+def test_action_server_down_gives_a_clear_answer_then_recovers(fragile):
+    server, action_server = fragile
+    sender = f"fault-{uuid.uuid4().hex[:8]}"
+    replies = server.say(sender, "Qu'est-ce que le Health Data Hub ?")
+    assert "momentanément indisponible" in " ".join(r.get("text", "") for r in replies)
+    assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
+    action_server.start()
+    replies = server.say(sender, "Qu'est-ce que le Health Data Hub ?")
+    assert any(r.get("custom", {}).get("fact_id") == "hdh_presentation" for r in replies)
+
+
+def test_rate_limit_answers_429_in_french(fragile):
+    server, _ = fragile
+    statuses = []
+    for i in range(RATE_LIMIT + 2):
+        response = requests.post(
+            f"{server.url}/webhooks/rest/webhook", json={"sender": "flood", "message": "bonjour"}, timeout=30
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            body = response.json()
+            assert body["error"] == "rate_limited" and "Patientez" in body["message"]
+            assert int(response.headers["Retry-After"]) >= 1
+            break
+    assert statuses[-1] == 429 and all(s == 200 for s in statuses[:-1])

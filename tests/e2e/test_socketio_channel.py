@@ -1,0 +1,58 @@
+"""The widget's socket.io channel: replies arrive with session persistence, across reconnects."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import socketio
+
+pytestmark = pytest.mark.servers
+
+
+async def exchange(url: str, session_id: str, messages, settle: float = 1.5):
+    client = socketio.AsyncClient(reconnection=False)
+    received, confirmed = [], asyncio.Event()
+
+    @client.on("session_confirm")
+    async def on_confirm(data):
+        confirmed.set()
+
+    @client.on("bot_uttered")
+    async def on_bot(data):
+        received.append(data)
+
+    # Long-polling: the locked aiohttp predates what python-engineio's WebSocket client
+    # needs; the browser tests cover the WebSocket transport.
+    await client.connect(url, socketio_path="/socket.io", transports=["polling"])
+    await client.emit("session_request", {"session_id": session_id})
+    await asyncio.wait_for(confirmed.wait(), 10)
+    replies = []
+    for message in messages:
+        before = len(received)
+        await client.emit("user_uttered", {"message": message, "session_id": session_id})
+        deadline = asyncio.get_event_loop().time() + 30
+        while len(received) == before and asyncio.get_event_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(settle)
+        replies.append(received[before:])
+    await client.disconnect()
+    return replies
+
+
+def test_replies_arrive_and_the_session_persists_across_reconnects(assistant):
+    session = f"sio-{uuid.uuid4().hex[:10]}"
+    (first,) = asyncio.run(exchange(assistant.url, session, ["Qu'est-ce que le SNDS ?"]))
+    assert any(r.get("text") for r in first)
+    assert any((r.get("custom") or {}).get("fact_id") == "snds_presentation" for r in first)
+    (second,) = asyncio.run(exchange(assistant.url, session, ["merci"]))
+    assert any(r.get("text") for r in second)
+    user_texts = [e["text"] for e in assistant.tracker(session)["events"] if e["event"] == "user"]
+    assert user_texts == ["Qu'est-ce que le SNDS ?", "merci"]
+
+
+def test_bad_input_over_socketio_gets_a_french_reply(assistant):
+    session = f"sio-{uuid.uuid4().hex[:10]}"
+    long_reply, empty_reply = asyncio.run(exchange(assistant.url, session, ["x" * 5000, "   "], settle=0.5))
+    assert "trop long" in long_reply[0]["text"]
+    assert "vide" in empty_reply[0]["text"]

@@ -1,0 +1,145 @@
+"""The widget in a real browser (Debian's Chromium driven by Playwright), against the real servers."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from mesdonnees.facts import PROJECT_ROOT
+
+pytestmark = pytest.mark.servers
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+AXE = PROJECT_ROOT / "webapp" / "static" / "vendor" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, web_app):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(web_app.url + "/")
+    yield page
+    context.close()
+
+
+def open_widget(page):
+    page.get_by_role("button", name="Une question sur vos données de santé ?").click()
+    page.get_by_label("Votre question").wait_for()
+
+
+def ask(page, text):
+    before = page.locator(".mds-bot").count()
+    page.get_by_label("Votre question").fill(text)
+    page.get_by_role("button", name="Envoyer").click()
+    page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
+    page.wait_for_timeout(400)  # the rest of the reply (custom payload) follows the text
+    return page.locator(".mds-bot").last
+
+
+def test_question_answer_with_source_then_a_suggestion(page):
+    open_widget(page)
+    answer = ask(page, "Combien de temps mes données sont-elles conservées dans le SNDS ?")
+    assert "19 ans" in answer.inner_text()
+    source = answer.locator(".mds-sources a").first
+    assert source.get_attribute("href").startswith("https://")
+    assert source.get_attribute("rel") == "noopener noreferrer"
+    assert "vérifié le" in answer.locator(".mds-sources").inner_text()
+    before = page.locator(".mds-bot").count()
+    answer.locator(".mds-suggestion").first.click()
+    page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
+    page.wait_for_timeout(400)
+    assert page.locator(".mds-bot").last.locator(".mds-sources a").count() >= 1
+
+
+def test_conversation_survives_a_reload_and_continues(page):
+    open_widget(page)
+    ask(page, "Qu'est-ce que le Health Data Hub ?")
+    page.reload()
+    page.locator(".mds-user", has_text="Qu'est-ce que le Health Data Hub ?").wait_for()
+    assert page.locator(".mds-bot").count() >= 1
+    answer = ask(page, "Et qui héberge les données ?")
+    assert "Microsoft" in answer.inner_text()
+
+
+def test_html_and_script_are_shown_as_text(page):
+    open_widget(page)
+    for text in ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]:
+        ask(page, text)
+        assert page.locator(".mds-user").last.inner_text().endswith(text)
+    assert page.locator(".mds-log img, .mds-log script").count() == 0
+    assert page.dialogs == []
+
+
+def test_keyboard_only(page):
+    page.keyboard.press("Tab")  # skip link
+    for _ in range(10):
+        if page.evaluate("document.activeElement && document.activeElement.className") == "mds-launcher":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "mds-input"
+    page.keyboard.type("Bonjour")
+    page.keyboard.press("Enter")
+    page.locator(".mds-bot .mds-suggestion").first.wait_for(timeout=30000)
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.className") == "mds-suggestion":
+            break
+    assert page.evaluate("document.activeElement.className") == "mds-suggestion"
+    page.keyboard.press("Escape")
+    assert page.locator("#mds-panel").is_hidden()
+
+
+def test_erasure_request_through_the_widget(page):
+    open_widget(page)
+    ask(page, "je veux faire effacer mes données")
+    assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
+    page.locator(".mds-bot").last.get_by_role("button", name="Un projet de recherche du Health Data Hub").click()
+    page.get_by_text("Étape 2 sur 5").wait_for(timeout=30000)
+    ask(page, "Camille")
+    ask(page, "Martin")
+    summary = ask(page, "camille.martin@example.fr")
+    assert "Étape 5 sur 5" in summary.inner_text()
+    before = page.locator(".mds-bot").count()
+    summary.get_by_role("button", name="Oui, enregistrer la demande").click()
+    page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
+    confirmation = page.locator(".mds-bot").last.inner_text()
+    assert re.search(r"HDH-\d{4}-\d{6}", confirmation) and "Demande enregistrée" in confirmation
+
+
+def test_accessibility_audit_and_screenshots(browser, web_app, results_dir):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True, locale="fr-FR")
+    page = context.new_page()
+    page.goto(web_app.url + "/")
+    open_widget(page)
+    ask(page, "Quels sont mes droits ?")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+    serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    (results_dir / "axe-widget.json").write_text(json.dumps(
+        {"violations": [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5],
+           "summary": [n.get("failureSummary", "")[:200] for n in v["nodes"]][:3]} for v in result["violations"]],
+         "passes": len(result["passes"])}, indent=2))
+    page.screenshot(path=str(results_dir / "widget-desktop.png"))
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(results_dir / "widget-phone.png"))
+    context.close()
+    assert serious == [], [(v["id"], v["help"]) for v in serious]
