@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate purge audit test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate purge audit system-deps test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,7 +68,19 @@ run: train $(WEB_ASSETS) ## Install, train if needed, and start the Rasa and act
 shell: train ## Chat with the assistant in the terminal
 	@scripts/shell.sh
 
-test: train $(WEB_ASSETS) ## Run the whole test suite (what CI runs)
+# Debian packages the tests use: a real browser, and docker-compose to check docker/.
+SYSTEM_PACKAGES := chromium docker-compose
+system-deps: ## Install chromium and docker-compose with apt when missing (as root)
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p > /dev/null || missing="$$missing $$p"; done; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	     echo "Installing$$missing with apt-get ..."; \
+	     apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing fonts-dejavu-core > /dev/null \
+	       || { echo "apt-get install$$missing failed"; exit 1; }; \
+	   else echo "The tests need$$missing: install them (Debian: sudo apt-get install$$missing)"; exit 1; fi; \
+	 fi
+
+test: train $(WEB_ASSETS) system-deps ## Run the whole test suite (what CI runs)
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-stories
@@ -77,12 +89,12 @@ test-python: ## pytest: facts, actions, privacy, NLU held-out set, end-to-end
 	@$(PY) -m pytest
 
 test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-errors
-	@rm -rf var/test-results
+	@rm -rf var/test-results/stories
 	@$(PY) -m rasa test core --quiet --model $$($(PY) -m mesdonnees.model_store path) \
-	  --stories tests/stories --out var/test-results \
+	  --stories tests/stories --out var/test-results/stories \
 	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
-	  || { tail -40 var/logs/test-stories.log; cat var/test-results/failed_test_stories.yml 2>/dev/null; exit 1; }
-	@$(PY) scripts/story_summary.py var/test-results/story_report.json
+	  || { tail -40 var/logs/test-stories.log; cat var/test-results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }
+	@$(PY) scripts/story_summary.py var/test-results/stories/story_report.json
 
 audit: $(STAMP) ## Audit the locked dependencies with pip-audit (needs PyPI's JSON API or OSV)
 	@$(PY) -m pip install -q pip-audit > /dev/null

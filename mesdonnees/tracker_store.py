@@ -15,7 +15,9 @@ import logging
 from typing import Any, Dict, Iterable, List, Optional, Set, Text
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401 - sa.orm.session
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -85,6 +87,11 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             query=dict(parsed.query) or None,
             **kwargs,
         )
+        # Replace connections a database restart broke instead of failing a citizen's message.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
         stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()

@@ -1,0 +1,171 @@
+"""Scale-out without Docker: two Rasa servers sharing PostgreSQL (tracker store and
+application database) and Redis (lock store), one action server; then faults."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import pytest
+import sqlalchemy as sa
+
+from tests.databases import POSTGRES_ADMIN_URL, fresh_postgres_database
+from tests.servers import ActionServer, RasaServer
+
+pytestmark = pytest.mark.servers
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Cluster:
+    def __init__(self, servers, action_server, tracker_url, app_url, workdir):
+        self.servers, self.action_server, self.workdir = servers, action_server, workdir
+        self.tracker_url, self.app_url = tracker_url, app_url
+
+    def user_texts(self, sender):
+        with sa.create_engine(self.tracker_url).connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"), {"s": sender}
+            ).scalars().all()
+        import json
+
+        return [json.loads(r)["text"] for r in rows]
+
+    def requests_of(self, sender):
+        with sa.create_engine(self.app_url).connect() as connection:
+            return connection.execute(
+                sa.text("SELECT reference FROM gdpr_requests WHERE sender_id = :s"), {"s": sender}
+            ).scalars().all()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cluster")
+    with ExitStack() as stack:
+        tracker_url = stack.enter_context(fresh_postgres_database())
+        app_url = stack.enter_context(fresh_postgres_database())
+        env = {
+            "TRACKER_STORE_URL": tracker_url, "DATABASE_URL": app_url, "REDIS_URL": REDIS_URL,
+            "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8], "RATE_LIMIT_PER_MINUTE": "100000",
+        }
+        action_server = ActionServer(workdir, env={"DATABASE_URL": app_url}).start()
+        stack.callback(action_server.stop)
+        servers = []
+        for _ in range(2):
+            server = RasaServer(workdir, action_url=action_server.url, tracker_store_url=tracker_url, env=env).start()
+            stack.callback(server.stop)
+            servers.append(server)
+        yield Cluster(servers, action_server, tracker_url, app_url, workdir)
+
+
+def custom(replies, key):
+    return [r["custom"][key] for r in replies if key in r.get("custom", {})]
+
+
+ACCESS_REQUEST = [
+    ("je veux une copie de mes données", 1),
+    ("Un projet de recherche du Health Data Hub", 2),
+    ("Claire", 3),
+    ("Fontaine", 4),
+    ("claire.fontaine@example.org", 5),
+    ("/affirm", None),
+]
+
+
+def run_access_request(cluster, sender, start=0):
+    """Send the access request's turns alternately to both servers; return the reference."""
+    reference = None
+    for i, (text, step) in enumerate(ACCESS_REQUEST):
+        server = cluster.servers[(start + i) % 2]
+        replies = server.say(sender, text, timeout=60)
+        assert replies, f"no reply to {text!r}"
+        if step:
+            assert custom(replies, "form")[-1]["step"] == step, (sender, text, replies)
+        else:
+            reference = custom(replies, "request")[0]["reference"]
+    return reference
+
+
+def test_both_servers_use_the_redis_lock_store(cluster):
+    for server in cluster.servers:
+        assert "lock store: Redis" in (cluster.workdir / f"rasa-{server.port}.log").read_text()
+
+
+def test_a_form_started_on_one_server_is_finished_on_the_other(cluster):
+    sender = f"alt-{uuid.uuid4().hex[:8]}"
+    reference = run_access_request(cluster, sender)
+    assert re.fullmatch(r"HDH-\d{4}-\d{6}", reference)
+    assert cluster.requests_of(sender) == [reference]
+    assert cluster.user_texts(sender) == [
+        ACCESS_REQUEST[0][0], ACCESS_REQUEST[1][0], "[masqué]", "[masqué]", "[e-mail masqué]", "/affirm",
+    ]
+    for server in cluster.servers:  # both servers see the same, consistent tracker
+        tracker = server.tracker(sender)
+        assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == cluster.user_texts(sender)
+
+
+def test_concurrent_conversations_lose_and_duplicate_nothing(cluster, results_dir):
+    senders = [f"conc-{i}-{uuid.uuid4().hex[:6]}" for i in range(16)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        references = list(pool.map(lambda args: run_access_request(cluster, *args), [(s, i) for i, s in enumerate(senders)]))
+    elapsed = time.monotonic() - started
+    assert len(set(references)) == len(senders)
+    for sender, reference in zip(senders, references):
+        assert cluster.requests_of(sender) == [reference]
+        assert len(cluster.user_texts(sender)) == len(ACCESS_REQUEST)
+    # Several messages of ONE conversation at once, on both servers: the Redis lock
+    # store serialises them, none is lost or stored twice.
+    burst_sender = f"burst-{uuid.uuid4().hex[:6]}"
+    burst = [f"question {i} : qu'est-ce que le SNDS ?" for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda i: cluster.servers[i % 2].say(burst_sender, burst[i], timeout=120), range(8)))
+    assert all(any(r.get("text") for r in reply) for reply in replies)
+    stored = cluster.user_texts(burst_sender)
+    assert sorted(stored) == sorted(burst)
+    messages = len(senders) * len(ACCESS_REQUEST) + len(burst)
+    (results_dir / "scale-out.txt").write_text(
+        f"2 Rasa servers, 1 action server, PostgreSQL + Redis: {len(senders)} concurrent conversations, "
+        f"{messages} messages, {len(senders)} requests stored once each, 0 lost, 0 duplicated, {elapsed:.1f} s "
+        f"for the concurrent conversations; burst of {len(burst)} simultaneous messages on one conversation "
+        f"across both servers: {len(stored)} stored once each.\n"
+    )
+
+
+def test_database_connection_restart_is_recovered(cluster):
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    names = [sa.engine.make_url(u).database for u in (cluster.tracker_url, cluster.app_url)]
+    with admin.connect() as connection:
+        killed = connection.execute(
+            sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ANY(:names)"),
+            {"names": names},
+        ).scalar_one()
+    admin.dispose()
+    assert killed >= 1
+    sender = f"pgrestart-{uuid.uuid4().hex[:6]}"
+    assert run_access_request(cluster, sender)
+    assert len(cluster.requests_of(sender)) == 1
+
+
+def test_action_server_stopped_then_back(cluster):
+    sender = f"actdown-{uuid.uuid4().hex[:6]}"
+    cluster.action_server.stop()
+    replies = cluster.servers[0].say(sender, "Qu'est-ce que le Health Data Hub ?")
+    assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
+    cluster.action_server.start()
+    replies = cluster.servers[1].say(sender, "Qu'est-ce que le Health Data Hub ?")
+    assert "hdh_presentation" in custom(replies, "fact_id")
+
+
+def test_one_server_stops_mid_conversation_and_the_other_continues(cluster):
+    sender = f"failover-{uuid.uuid4().hex[:6]}"
+    first, second = cluster.servers
+    for text, step in ACCESS_REQUEST[:3]:
+        assert custom(first.say(sender, text), "form")[-1]["step"] == step
+    first.stop()
+    for text, step in ACCESS_REQUEST[3:]:
+        replies = second.say(sender, text)
+        if step:
+            assert custom(replies, "form")[-1]["step"] == step
+    assert len(cluster.requests_of(sender)) == 1
