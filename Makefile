@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate purge audit system-deps test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate operator purge bench audit system-deps test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ tune: train ## Tune the fallback thresholds on the development set (docs/fallbac
 migrate: $(STAMP) ## Bring the application database (DATABASE_URL) to the latest schema
 	@$(PY) -m mesdonnees.database
 
+operator: $(STAMP) ## Create or reset a console operator account: make operator NAME=identifiant
+	@$(PY) -m mesdonnees.database > /dev/null
+	@$(PY) -m mesdonnees.operators "$(NAME)"
+
 purge: $(STAMP) ## Delete conversation logs older than CONVERSATION_RETENTION_DAYS (requests are kept)
 	@$(PY) -m mesdonnees.retention
 
@@ -95,6 +99,9 @@ test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-er
 	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
 	  || { tail -40 var/logs/test-stories.log; cat var/test-results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@$(PY) scripts/story_summary.py var/test-results/stories/story_report.json
+
+bench: train ## Benchmarks: understanding vs baselines, serving speed vs plain Rasa (docs/benchmarks.md)
+	@$(PY) -m bench $(BENCH_ARGS) 2> var/logs/bench.log || { tail -30 var/logs/bench.log; exit 1; }
 
 audit: $(STAMP) ## Audit the locked dependencies with pip-audit (needs PyPI's JSON API or OSV)
 	@$(PY) -m pip install -q pip-audit > /dev/null

@@ -9,6 +9,7 @@ locked dependencies, so a change to any of them trains a new model.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -56,6 +57,11 @@ def current_model_path() -> Path:
     return MODELS_DIR / f"{PREFIX}{fingerprint()}.tar.gz"
 
 
+def metadata_path(model: Path) -> Path:
+    """Facts about a trained model (training time), kept beside it."""
+    return model.with_name(model.name[: -len(".tar.gz")] + ".json")
+
+
 def ensure_model(log_file: Path) -> Path:
     """Return the model for the current inputs, training it only when needed."""
     target = current_model_path()
@@ -66,6 +72,8 @@ def ensure_model(log_file: Path) -> Path:
     cached = cache_dir() / target.name
     if cached.exists():
         shutil.copy2(cached, target)
+        if metadata_path(cached).exists():
+            shutil.copy2(metadata_path(cached), metadata_path(target))
         print(f"Model restored from cache: {cached}")
     else:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -82,11 +90,14 @@ def ensure_model(log_file: Path) -> Path:
             tail = log_file.read_text(errors="replace").splitlines()[-40:]
             print("\n".join(tail), file=sys.stderr)
             raise SystemExit(f"Training failed (exit {result.returncode}); full log: {log_file}")
-        print(f"Trained in {time.monotonic() - started:.0f} s")
+        seconds = time.monotonic() - started
+        print(f"Trained in {seconds:.0f} s")
+        metadata_path(target).write_text(json.dumps({"train_seconds": round(seconds, 1)}))
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, cached)
-    for old in MODELS_DIR.glob(f"{PREFIX}*.tar.gz"):
-        if old != target:
+        shutil.copy2(metadata_path(target), metadata_path(cached))
+    for old in MODELS_DIR.glob(f"{PREFIX}*"):
+        if old not in (target, metadata_path(target)):
             old.unlink()
     return target
 

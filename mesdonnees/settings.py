@@ -41,6 +41,11 @@ def rasa_public_url() -> str:
     return os.environ.get("RASA_PUBLIC_URL", "http://localhost:5005").rstrip("/")
 
 
+def console_secret_key() -> str:
+    """Signs the console's session cookies; set it in production (several web app instances)."""
+    return os.environ.get("CONSOLE_SECRET_KEY", "")
+
+
 def conversation_retention_days() -> int:
     return int(os.environ.get("CONVERSATION_RETENTION_DAYS", "90"))
 

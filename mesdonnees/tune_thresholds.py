@@ -26,7 +26,12 @@ MAX_CONFIDENTLY_WRONG = 0.02
 
 
 def in_process_parser(model: Path):
+    import logging
+
     from rasa.core.agent import load_agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no per-message debug lines (they print the text)
 
     agent = asyncio.run(load_agent(model_path=str(model)))
 

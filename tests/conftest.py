@@ -118,10 +118,13 @@ def assistant(servers_dir, action_server, app_database_url, tracker_store_url, w
 
 
 @pytest.fixture(scope="session")
-def web_app(servers_dir, assistant, app_database_url, web_port):
+def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_port):
     """The web app (demo page with the widget), wired to the test Rasa server."""
     from tests.servers import WebApp
 
-    app = WebApp(servers_dir, web_port, env={"RASA_PUBLIC_URL": assistant.url, "DATABASE_URL": app_database_url}).start()
+    app = WebApp(servers_dir, web_port, env={
+        "RASA_PUBLIC_URL": assistant.url, "DATABASE_URL": app_database_url, "TRACKER_STORE_URL": tracker_store_url,
+        "MDS_VAR_DIR": str(servers_dir),
+    }).start()
     yield app
     app.stop()

@@ -37,9 +37,9 @@ def fill_draft(repo, sender, kind="erasure", **extra):
 def test_migrations_apply_on_an_empty_database(database_url):
     migrate(database_url)
     inspector = sa.inspect(engine_for(database_url))
-    assert {"gdpr_requests", "request_drafts", "request_status_changes", "alembic_version"} <= set(inspector.get_table_names())
+    assert {"gdpr_requests", "request_drafts", "request_status_changes", "operators", "reviews", "alembic_version"} <= set(inspector.get_table_names())
     with engine_for(database_url).connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     migrate(database_url)  # idempotent
 
 

@@ -24,10 +24,39 @@ def _origins(url: str) -> str:
     return f"{parsed.scheme}://{parsed.netloc} {ws}://{parsed.netloc}"
 
 
-def create_app(database_url: str | None = None) -> Flask:
+def _secret_key() -> str:
+    """CONSOLE_SECRET_KEY, or a random key kept under var/ for the embedded setup."""
+    key = settings.console_secret_key()
+    if key:
+        return key
+    path = settings.VAR_DIR / "console-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def create_app(database_url: str | None = None, tracker_store_url: str | None = None) -> Flask:
+    from datetime import timedelta
+
+    from webapp.console import console
+
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     repository = RequestRepository(database_url or settings.database_url())
+    app.config.update(
+        REPOSITORY=repository,
+        TRACKER_STORE_URL=tracker_store_url or settings.tracker_store_url(),
+        SECRET_KEY=_secret_key(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.public_web_url().startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+    )
+    app.jinja_env.globals["site_name"] = TITLE
+    app.jinja_env.filters["dict_without"] = lambda d, key: {k: v for k, v in d.items() if k != key}
+    app.register_blueprint(console)
 
     @app.after_request
     def security_headers(response):
@@ -74,7 +103,7 @@ def create_app(database_url: str | None = None) -> Flask:
         # Same answer for an unknown reference and a wrong key: nothing leaks.
         if stored is None or not secrets.compare_digest(stored.letter_key.encode(), key.encode()):
             abort(404)
-        response = app.make_response(render_template("letter.html", letter=compose_letter(stored), request=stored))
+        response = app.make_response(render_template("letter.html", letter=compose_letter(stored), letter_request=stored))
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -82,6 +111,11 @@ def create_app(database_url: str | None = None) -> Flask:
     def not_found(_error):
         return render_template("error.html", title="Page introuvable",
                                message="Cette page n'existe pas, ou le lien est incomplet."), 404
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return render_template("error.html", title="Requête refusée",
+                               message=getattr(error, "description", "") or "Requête invalide."), 400
 
     @app.errorhandler(503)
     def unavailable(_error):

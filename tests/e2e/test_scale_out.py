@@ -32,6 +32,10 @@ class Cluster:
 
         return [json.loads(r)["text"] for r in rows]
 
+    def requests_senders(self):
+        with sa.create_engine(self.app_url).connect() as connection:
+            return set(connection.execute(sa.text("SELECT sender_id FROM gdpr_requests")).scalars())
+
     def requests_of(self, sender):
         with sa.create_engine(self.app_url).connect() as connection:
             return connection.execute(
@@ -131,6 +135,17 @@ def test_concurrent_conversations_lose_and_duplicate_nothing(cluster, results_di
         f"for the concurrent conversations; burst of {len(burst)} simultaneous messages on one conversation "
         f"across both servers: {len(stored)} stored once each.\n"
     )
+
+
+def test_console_queries_on_postgresql(cluster):
+    from tests.console_checks import check_queries
+
+    token = uuid.uuid4().hex[:6]
+    fallback, fact = f"pg-fallback-{token}", f"pg-fact-{token}"
+    cluster.servers[0].say(fallback, "quelle est la météo demain à Lyon ?")
+    cluster.servers[1].say(fact, "Qu'est-ce que le SNDS ?")
+    form = next(iter(cluster.requests_senders()))
+    check_queries(cluster.tracker_url, cluster.app_url, fallback, fact, "snds_presentation", form, page_size=4)
 
 
 def test_database_connection_restart_is_recovered(cluster):

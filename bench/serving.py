@@ -1,0 +1,216 @@
+"""Serving speed and cost of the real stack, against a plain Rasa assistant, in one run.
+
+Every server runs on this machine's loopback; each load level is bounded in time.
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+from mesdonnees.facts import PROJECT_ROOT
+from tests.servers import ActionServer, RasaServer, base_env, free_port, wait_until_up
+
+QUESTIONS = [
+    "Bonjour",
+    "Qu'est-ce que le SNDS ?",
+    "qui heberge les donnees de sante ?",
+    "Combien de temps mes données sont-elles conservées ?",
+    "c'est quoi le cloud act",
+    "Quels sont mes droits ?",
+    "Mes données sont-elles anonymes ?",
+    "Comment porter plainte auprès de la CNIL ?",
+    "merci",
+]
+
+
+def percentile(values: List[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+@dataclass
+class Load:
+    concurrency: int
+    messages: int
+    seconds: float
+    latencies: List[float] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def throughput(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+def say(session: requests.Session, url: str, sender: str, text: str) -> bool:
+    response = session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120)
+    return response.status_code == 200 and bool(response.json())
+
+
+def sequential(url: str, count: int = 150) -> Load:
+    session = requests.Session()
+    sender = f"seq-{uuid.uuid4().hex[:8]}"
+    load = Load(1, 0, 0.0)
+    started = time.monotonic()
+    for i in range(count):
+        t0 = time.monotonic()
+        ok = say(session, url, sender if i % 20 else f"seq-{uuid.uuid4().hex[:8]}", QUESTIONS[i % len(QUESTIONS)])
+        load.latencies.append(time.monotonic() - t0)
+        load.messages += 1
+        load.errors += not ok
+    load.seconds = time.monotonic() - started
+    return load
+
+
+def concurrent(url: str, concurrency: int, duration: float = 15.0) -> Load:
+    load = Load(concurrency, 0, 0.0)
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+
+    def worker(index: int) -> None:
+        session = requests.Session()
+        sender = f"load-{concurrency}-{index}-{uuid.uuid4().hex[:6]}"
+        i = 0
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            try:
+                ok = say(session, url, sender, QUESTIONS[i % len(QUESTIONS)])
+            except requests.RequestException:
+                ok = False
+            elapsed = time.monotonic() - t0
+            with lock:
+                load.latencies.append(elapsed)
+                load.messages += 1
+                load.errors += not ok
+            i += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load.seconds = time.monotonic() - started
+    return load
+
+
+def time_to_first_answer(server: RasaServer) -> float:
+    started = time.monotonic()
+    server.start()
+    while True:
+        try:
+            if say(requests.Session(), server.url, "startup", "Bonjour"):
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+
+
+def train_plain_bot(workdir: Path) -> Path:
+    bot = PROJECT_ROOT / "bench" / "plain_bot"
+    command = [sys.executable, "-m", "rasa", "train", "--quiet", "--config", str(bot / "config.yml"),
+               "--domain", str(bot / "domain.yml"), "--data", str(bot / "data"), "--out", str(workdir),
+               "--fixed-model-name", "plain"]
+    with open(workdir / "plain-train.log", "w") as log:
+        subprocess.run(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, check=True, env=base_env())
+    return workdir / "plain.tar.gz"
+
+
+class PlainServer(RasaServer):
+    """A Rasa server for the plain bot: its own endpoints (in-memory tracker) and REST only."""
+
+    def start(self) -> "PlainServer":
+        bot = PROJECT_ROOT / "bench" / "plain_bot"
+        log = self.workdir / f"plain-{self.port}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.port),
+             "--endpoints", str(bot / "endpoints.yml"), "--credentials", str(bot / "credentials.yml")],
+            cwd=PROJECT_ROOT, env=base_env(self.env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
+        )
+        wait_until_up(f"{self.url}/", self.process, log)
+        return self
+
+
+def measure(server_url: str, levels=(1, 10, 50), duration: float = 15.0) -> Dict[int, Load]:
+    return {c: concurrent(server_url, c, duration) for c in levels}
+
+
+def run(workdir: Path, duration: float = 15.0) -> Dict:
+    workdir.mkdir(parents=True, exist_ok=True)
+    results: Dict = {}
+    env = {"RATE_LIMIT_PER_MINUTE": "0", "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}"}
+
+    print("serving: full stack (Rasa + action server + SQL tracker store)", flush=True)
+    action_server = ActionServer(workdir, env=env).start()
+    full = RasaServer(workdir, action_url=action_server.url,
+                      tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}", env=env)
+    results["full_startup_s"] = time_to_first_answer(full)
+    try:
+        results["full_sequential"] = sequential(full.url)
+        results["full_levels"] = measure(full.url, duration=duration)
+        results["full_rss_mb"] = rss_mb(full.process.pid)
+        results["actions_rss_mb"] = rss_mb(action_server.process.pid)
+    finally:
+        full.stop()
+
+    print("serving: 2 Sanic workers + Redis lock store", flush=True)
+    workers = RasaServer(workdir, action_url=action_server.url,
+                         tracker_store_url=f"sqlite:///{workdir / 'conversations2.db'}",
+                         env={**env, "SANIC_WORKERS": "2", "REDIS_URL": "redis://127.0.0.1:6379/0",
+                              "REDIS_LOCK_PREFIX": "bench" + uuid.uuid4().hex[:6]})
+    try:
+        workers.start()
+        results["workers_levels"] = measure(workers.url, levels=(10, 50), duration=duration)
+        results["workers_rss_mb"] = rss_mb(workers.process.pid)
+    except Exception as error:  # reported, not hidden
+        results["workers_error"] = f"{type(error).__name__}: {error}"[:300]
+    finally:
+        workers.stop()
+        action_server.stop()
+
+    print("serving: plain Rasa assistant (baseline)", flush=True)
+    started = time.monotonic()
+    plain_model = train_plain_bot(workdir)
+    results["plain_train_s"] = time.monotonic() - started
+    plain = PlainServer(workdir, action_url="", tracker_store_url="", model=plain_model, env={})
+    results["plain_startup_s"] = time_to_first_answer(plain)
+    try:
+        results["plain_sequential"] = sequential(plain.url)
+        results["plain_levels"] = measure(plain.url, duration=duration)
+        results["plain_rss_mb"] = rss_mb(plain.process.pid)
+    finally:
+        plain.stop()
+    return results

@@ -1,0 +1,66 @@
+"""The operator console in a real browser: log in, filter, review, process a request."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from mesdonnees.operators import create_operator
+from mesdonnees.requests_repository import RequestRepository
+from tests.e2e.test_widget_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.servers
+PASSWORD = "un mot de passe assez long"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def test_operator_reviews_a_fallback_and_processes_a_request(browser, web_app, assistant, app_database_url, results_dir):
+    repo = RequestRepository(app_database_url)
+    create_operator(repo, "agent.navigateur", PASSWORD)
+    token = uuid.uuid4().hex[:6]
+    fallback_sender = f"browser-fallback-{token}"
+    assistant.say(fallback_sender, "quel temps fera-t-il demain à Brest ?")
+    for slot, value in {"data_scope": "hdh_project", "first_name": "Lou", "last_name": "Bernard", "email": "lou@example.fr"}.items():
+        repo.save_answer(f"browser-req-{token}", "access", slot, value)
+    reference = repo.submit(f"browser-req-{token}").reference
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page.goto(web_app.url + "/console/conversations")
+    page.get_by_label("Identifiant").fill("agent.navigateur")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", name="Conversations").wait_for()
+
+    page.locator("label[for=repli]").click()  # DSFR draws the checkbox on its label
+    assert page.get_by_label("Avec repli seulement").is_checked()
+    page.get_by_role("button", name="Filtrer").click()
+    page.get_by_role("link", name=fallback_sender).wait_for()
+    page.screenshot(path=str(results_dir / "console-list.png"), full_page=True)
+    page.get_by_role("link", name=fallback_sender).click()
+    page.get_by_text("quel temps fera-t-il demain à Brest ?").wait_for()
+    form = page.locator("form.review-form").first
+    form.get_by_label("Étiquette du message").select_option("mal compris")
+    form.get_by_label("Bonne intention ou bon fait").select_option("out_of_scope")
+    form.get_by_role("button", name="Enregistrer la revue").click()
+    page.get_by_text("« mal compris »").wait_for()
+    page.screenshot(path=str(results_dir / "console-transcript.png"), full_page=True)
+
+    page.goto(web_app.url + f"/console/demandes/{reference}")
+    page.get_by_label("Nouveau statut").select_option("en cours")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.locator("td", has_text="agent.navigateur").wait_for()
+    assert repo.find_by_reference(reference).status == "en cours"
+
+    page.goto(web_app.url + "/console/tableau-de-bord")
+    page.get_by_role("img", name="Conversations par jour").wait_for()
+    page.screenshot(path=str(results_dir / "console-dashboard.png"), full_page=True)
+    page.close()

@@ -1,0 +1,175 @@
+"""The operator console over HTTP: login, CSRF, escaping, filters, audit trail."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+import sqlalchemy as sa
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from mesdonnees.operators import create_operator
+from mesdonnees.requests_repository import RequestRepository
+from mesdonnees.tracker_store import MaskingSQLTrackerStore
+from webapp import create_app
+from webapp import console as console_module
+
+PASSWORD = "correct horse battery staple"
+INJECTIONS = ["' OR 1=1 --", "'; DROP TABLE events; --", "%", "_", "\\", "\" OR \"\"=\"", "1) UNION SELECT * FROM operators --"]
+DOMAIN = Domain.from_yaml("""
+version: "3.1"
+slots:
+  last_fact_id: {type: text, mappings: [{type: custom}]}
+""")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("MDS_VAR_DIR", str(tmp_path))
+    app_url, tracker_url = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'conversations.db'}"
+    repo = RequestRepository(app_url)
+    create_operator(repo, "agent.dpo", PASSWORD)
+    for slot, value in {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "<b>Dupont</b>", "email": "j@example.fr"}.items():
+        repo.save_answer("c1", "erasure", slot, value)
+    repo.submit("c1")
+    store = MaskingSQLTrackerStore(domain=DOMAIN, url=tracker_url)
+    conversations = {
+        "xss": [UserUttered("<script>alert(1)</script>", {"name": "faq", "confidence": 0.4}),
+                BotUttered("Je ne suis pas sûr", {"custom": {"fallback": "low_confidence"}})],
+        "fact": [UserUttered("qu'est-ce que le SNDS", {"name": "faq", "confidence": 0.97}),
+                 SlotSet("last_fact_id", "snds_presentation"),
+                 BotUttered("Le SNDS…", {"custom": {"fact_id": "snds_presentation", "sources": [{"title": "Ameli", "url": "https://ameli.fr"}]}})],
+    }
+    for sender, events in conversations.items():
+        tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_listen")] + events, slots=DOMAIN.slots)
+        asyncio.run(store.save(tracker))
+    console_module._failures.clear()
+    application = create_app(app_url, tracker_url)
+    application.config["TESTING"] = True
+    return application
+
+
+def csrf(client, path):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def login(client, password=PASSWORD):
+    token = csrf(client, "/console/connexion")
+    return client.post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": password, "csrf": token})
+
+
+@pytest.mark.parametrize("path", ["/console/", "/console/demandes", "/console/demandes.csv", "/console/conversations",
+                                  "/console/conversations/xss", "/console/demandes/HDH-2026-000001"])
+def test_nothing_without_login(app, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 302 and "/console/connexion" in response.headers["Location"]
+
+
+def test_login_logout_and_cookie_flags(app):
+    client = app.test_client()
+    response = login(client)
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/console/demandes").status_code == 200
+    client.post("/console/deconnexion", data={"csrf": csrf(client, "/console/demandes")})
+    assert client.get("/console/demandes").status_code == 302
+
+
+def test_wrong_passwords_are_slowed_down(app):
+    client = app.test_client()
+    statuses = [login(client, "wrong").status_code for _ in range(5)]
+    assert statuses[:3] == [401, 401, 401] and 429 in statuses[3:]
+    assert login(client).status_code == 429, "even the right password waits once throttled"
+
+
+def test_post_without_csrf_is_refused(app):
+    client = app.test_client()
+    login(client)
+    response = client.post("/console/demandes/HDH-2026-000001", data={"statut": "en cours"})
+    assert response.status_code == 400
+    assert "reçue" in client.get("/console/demandes/HDH-2026-000001").get_data(as_text=True)
+    assert app.test_client().post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD}).status_code == 400
+
+
+def test_status_change_is_recorded_in_the_audit_trail(app):
+    client = app.test_client()
+    login(client)
+    token = csrf(client, "/console/demandes/HDH-2026-000001")
+    refused = client.post("/console/demandes/HDH-2026-000001", data={"statut": "refusée", "motif": "", "csrf": token})
+    assert refused.status_code == 400 and "motivé" in refused.get_data(as_text=True)
+    client.post("/console/demandes/HDH-2026-000001", data={"statut": "en cours", "csrf": token})
+    client.post("/console/demandes/HDH-2026-000001", data={"statut": "refusée", "motif": "Exception art. 17.3", "csrf": token})
+    page = client.get("/console/demandes/HDH-2026-000001").get_data(as_text=True)
+    assert page.count("agent.dpo") >= 2 and "Exception art. 17.3" in page
+    assert "&lt;b&gt;Dupont&lt;/b&gt;" in page and "<b>Dupont</b>" not in page
+    csv_text = client.get("/console/demandes.csv").get_data(as_text=True)
+    assert "HDH-2026-000001" in csv_text and "refusée" in csv_text
+
+
+def test_citizen_script_shows_as_text_in_the_transcript(app):
+    client = app.test_client()
+    login(client)
+    page = client.get("/console/conversations/xss").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    assert "low_confidence" in page and "0.40" in page
+
+
+def test_conversation_filters(app):
+    client = app.test_client()
+    login(client)
+    everything = client.get("/console/conversations").get_data(as_text=True)
+    assert "/console/conversations/xss" in everything and "/console/conversations/fact" in everything
+    fallbacks = client.get("/console/conversations?repli=1").get_data(as_text=True)
+    assert "/console/conversations/xss" in fallbacks and "/console/conversations/fact" not in fallbacks
+    by_fact = client.get("/console/conversations?fait=snds_presentation").get_data(as_text=True)
+    assert "/console/conversations/fact" in by_fact and "/console/conversations/xss" not in by_fact
+    low = client.get("/console/conversations?confiance_max=0.5").get_data(as_text=True)
+    assert "/console/conversations/xss" in low and "/console/conversations/fact" not in low
+    by_text = client.get("/console/conversations?q=SNDS").get_data(as_text=True)
+    assert "/console/conversations/fact" in by_text and "/console/conversations/xss" not in by_text
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_sql_injection_in_filters_is_harmless(app, value):
+    client = app.test_client()
+    login(client)
+    for parameter in ("q", "fait", "du", "au", "apres", "statut"):
+        path = "/console/demandes" if parameter == "statut" else "/console/conversations"
+        assert client.get(path, query_string={parameter: value}).status_code == 200
+    with sa.create_engine(app.config["TRACKER_STORE_URL"]).connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM events")).scalar_one() > 0
+
+
+def test_review_a_message_and_export_the_correction(app):
+    client = app.test_client()
+    login(client)
+    page = client.get("/console/conversations/xss").get_data(as_text=True)
+    event_id = re.search(r'name="evenement" value="(\d+)"', page).group(1)
+    token = csrf(client, "/console/conversations/xss")
+    bad = client.post("/console/conversations/xss", data={"csrf": token, "evenement": event_id, "correction": "faq/nope"})
+    assert bad.status_code == 400
+    ok = client.post("/console/conversations/xss", data={
+        "csrf": token, "evenement": event_id, "etiquette": "mal compris", "correction": "out_of_scope", "note": "<i>test</i>"})
+    assert ok.status_code == 302
+    page = client.get("/console/conversations/xss").get_data(as_text=True)
+    assert "mal compris" in page and "&lt;i&gt;test&lt;/i&gt;" in page
+    exported = client.get("/console/corrections.yml").get_data(as_text=True)
+    import yaml
+
+    document = yaml.safe_load(exported)
+    assert document["nlu"] == [{"intent": "out_of_scope", "examples": "- <script>alert(1)</script>\n"}]
+    with sa.create_engine(app.config["TRACKER_STORE_URL"]).connect() as connection:
+        tables = sa.inspect(connection).get_table_names()
+    assert tables == ["events"], "review data stays out of Rasa's database"
+
+
+def test_dashboard_shows_charts(app):
+    client = app.test_client()
+    login(client)
+    page = client.get("/console/tableau-de-bord").get_data(as_text=True)
+    assert "<svg" in page and "Conversations par jour" in page and "snds_presentation" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "the unanswered question is listed, escaped"
