@@ -86,7 +86,7 @@ def serving_section(s) -> list:
 def cost_section(q, s, main_model: Path, main_train_s) -> list:
     return ["## Coût", "",
             "| mesure | valeur |", "|---|---:|",
-            f"| entraînement du modèle du projet (dernier `make train`, sans cache) | {main_train_s} |",
+            f"| entraînement du modèle du projet (dernier `make train` ; Rasa réutilise les composants inchangés de son cache) | {main_train_s} |",
             f"| entraînement NLU sans spaCy | {q['timings']['train_no_spacy_s']:.0f} s |",
             f"| entraînement TF-IDF | {q['timings']['train_tfidf_s']:.1f} s |",
             f"| entraînement de Rasa simple | {s['plain_train_s']:.0f} s |",
