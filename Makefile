@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate operator purge bench audit system-deps test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate operator purge bench bench-console audit system-deps test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-er
 
 bench: train ## Benchmarks: understanding vs baselines, serving speed vs plain Rasa (docs/benchmarks.md)
 	@$(PY) -m bench $(BENCH_ARGS) 2> var/logs/bench.log || { tail -30 var/logs/bench.log; exit 1; }
+
+bench-console: $(STAMP) ## Console pages over 100,000 conversations in local PostgreSQL (docs/benchmarks-console.md)
+	@$(PY) -m bench.console_queries 2> var/logs/bench-console.log || { tail -30 var/logs/bench-console.log; exit 1; }
 
 audit: $(STAMP) ## Audit the locked dependencies with pip-audit (needs PyPI's JSON API or OSV)
 	@$(PY) -m pip install -q pip-audit > /dev/null
