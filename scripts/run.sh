@@ -44,7 +44,8 @@ for _ in $(seq 1 180); do
   Canal socket.io : http://localhost:${RASA_PORT}/socket.io
   API Rasa        : http://localhost:${RASA_PORT}/  (jeton dans var/rasa-api-token)
   Serveur d'actions : http://localhost:${ACTION_PORT}/health
-  Application web : http://localhost:${WEB_PORT}/  (lettres des demandes)
+  Site et widget  : http://localhost:${WEB_PORT}/
+  Console         : http://localhost:${WEB_PORT}/console  (compte : make operator NAME=...)
   Conversations   : var/conversations.db, demandes : var/app.db (SQLite)
 Ctrl-C pour arrêter.
 MSG

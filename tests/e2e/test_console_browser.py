@@ -7,20 +7,9 @@ import pytest
 
 from mesdonnees.operators import create_operator
 from mesdonnees.requests_repository import RequestRepository
-from tests.e2e.test_widget_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.servers
 PASSWORD = "un mot de passe assez long"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def test_operator_reviews_a_fallback_and_processes_a_request(browser, web_app, assistant, app_database_url, results_dir):

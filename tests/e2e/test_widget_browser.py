@@ -3,29 +3,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 
 from mesdonnees.facts import PROJECT_ROOT
 
 pytestmark = pytest.mark.servers
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 AXE = PROJECT_ROOT / "webapp" / "static" / "vendor" / "axe.min.js"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
