@@ -13,7 +13,6 @@ import os
 import random
 import statistics
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
 

@@ -9,8 +9,6 @@ Measured on the held-out test set, plus 5-fold cross-validation on the training 
 """
 from __future__ import annotations
 
-import asyncio
-import copy
 import subprocess
 import sys
 import time

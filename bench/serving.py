@@ -4,7 +4,6 @@ Every server runs on this machine's loopback; each load level is bounded in time
 """
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import threading
@@ -12,12 +11,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import requests
 
 from mesdonnees.facts import PROJECT_ROOT
-from tests.servers import ActionServer, RasaServer, base_env, free_port, wait_until_up
+from tests.servers import ActionServer, RasaServer, base_env, wait_until_up
 
 QUESTIONS = [
     "Bonjour",

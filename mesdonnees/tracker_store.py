@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Text
 
 from rasa.core.brokers.broker import EventBroker
@@ -72,8 +73,6 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         kwargs.pop("host", None)  # Rasa passes the endpoint's url as `host`
         parsed = make_url(url or settings.tracker_store_url())
         if parsed.get_backend_name() == "sqlite" and parsed.database:
-            from pathlib import Path
-
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(
             domain=domain,

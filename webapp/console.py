@@ -19,7 +19,6 @@ from typing import Deque, Dict, List, Optional
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 
-from mesdonnees import settings
 from mesdonnees.database import engine_for
 from mesdonnees.operators import OperatorError, authenticate, change_status, status_history
 from mesdonnees.requests_repository import STATUSES, gdpr_requests

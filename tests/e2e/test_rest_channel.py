@@ -1,7 +1,6 @@
 """End to end over the public REST channel, with the real Rasa and action servers."""
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
