@@ -9,7 +9,9 @@ import argparse
 import datetime as dt
 import json
 import os
+import pickle
 import platform
+import statistics
 from pathlib import Path
 
 from mesdonnees.facts import PROJECT_ROOT
@@ -29,19 +31,22 @@ def quality_section(q) -> list:
              "Jeu de test tenu à l'écart (`tests/nlu/heldout.yml`, jamais utilisé pour l'entraînement ni le "
              "réglage). Seuils de chaque système réglés sur le jeu de développement (`tests/nlu/dev.yml`), "
              "même règle que `make tune`. « Sûr et faux » : un fait donné alors qu'un autre, ou aucun, était juste.", "",
-             "| système | exactitude (faits) | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils (intention, fait) |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+             "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils (intention, fait) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in q["heldout"]:
         r = s.report
-        lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {s.macro_f1:.3f} | {pct(r.oos_precision)} | "
+        lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | {pct(r.oos_precision)} | "
                      f"{pct(r.oos_recall)} | {pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | "
                      f"{s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |")
-    lines += ["", "Validation croisée à 5 plis sur les données d'entraînement :", "",
-              "| système | exactitude (faits) | macro-F1 (faits) | hors sujet recevant un fait | sûr et faux |",
-              "|---|---:|---:|---:|---:|"]
+    lines += ["", "Validation croisée à 5 plis sur les données d'entraînement (chaque question est prédite par un "
+              "modèle qui ne l'a pas vue ; seuils choisis sur ces prédictions hors pli, même règle). "
+              "« Sans seuil » : le premier fait proposé, sans refus possible.", "",
+              "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet recevant un fait | sûr et faux | seuils |",
+              "|---|---:|---:|---:|---:|---:|---|"]
     for s in q["cv"]:
         r = s.report
-        lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {s.macro_f1:.3f} | {pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} |")
+        lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | "
+                     f"{pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | {s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |")
     if len(q["cv"]) == 1:
         lines += ["", "La validation croisée des pipelines Rasa (5 entraînements chacun) se lance avec "
                   "`make bench BENCH_ARGS=--rasa-folds=5` ; elle n'est pas dans le rapport par défaut."]
@@ -62,15 +67,24 @@ def serving_section(s) -> list:
     lines = ["## Vitesse de service", "",
              "Canal REST, sur cette machine, dans le même lancement. « Pile complète » : serveur Rasa + serveur "
              "d'actions + tracker store SQL (SQLite) avec masquage. « Rasa simple » : un assistant minimal (pas "
-             "d'action personnalisée, tracker en mémoire) entraîné par le banc.", "",
+             "d'action personnalisée, tracker en mémoire) entraîné par le banc. « Sans les correctifs » : la même "
+             "pile avec `RASA_SPEEDUPS=0`, c'est-à-dire sans les corrections des points chauds trouvés au profilage "
+             "(`mesdonnees/rasa_speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
+             "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store).", "",
+             "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
+             "citoyen ; l'effet de conversations plus longues est mesuré plus bas).", "",
              "Latence séquentielle (ms, 150 messages) :", "",
              "| système | p50 | p95 | p99 |", "|---|---:|---:|---:|",
              f"| Pile complète | {seq_full.p(50):.0f} | {seq_full.p(95):.0f} | {seq_full.p(99):.0f} |",
+             *([f"| Pile complète sans les correctifs de performance (`RASA_SPEEDUPS=0`) | {s['unpatched_sequential'].p(50):.0f} | "
+                f"{s['unpatched_sequential'].p(95):.0f} | {s['unpatched_sequential'].p(99):.0f} |"] if "unpatched_sequential" in s else []),
              f"| Rasa simple | {seq_plain.p(50):.0f} | {seq_plain.p(95):.0f} | {seq_plain.p(99):.0f} |", "",
              "Charge (conversations simultanées, 15 s par niveau) :", "",
              "| système | conversations | messages/s | p50 (ms) | p95 (ms) | p99 (ms) | erreurs |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines += serving_rows("Pile complète", s["full_levels"])
+    if "unpatched_levels" in s:
+        lines += serving_rows("Pile complète sans les correctifs (`RASA_SPEEDUPS=0`)", s["unpatched_levels"])
     if "workers_levels" in s:
         lines += serving_rows("Pile complète, 2 workers Sanic + Redis", s["workers_levels"])
     lines += serving_rows("Rasa simple", s["plain_levels"])
@@ -127,32 +141,130 @@ def charts(q, s) -> None:
     left.legend(); fig.tight_layout(); fig.savefig(CHARTS / "serving.png", dpi=110); plt.close(fig)
 
 
+PARTS = ("quality", "serving", "profile", "scaling")
+RESULTS = WORKDIR / "results"
+
+
+def profile_section(profile, measured: str) -> list:
+    share = lambda n: f"{n / profile.samples:.1%}"  # noqa: E731
+    lines = ["## Où part le temps du serveur Rasa", "",
+             f"Mesuré le {measured}. py-spy échantillonne les piles Python du serveur Rasa (200 Hz, "
+             f"{profile.seconds:.0f} s) pendant que 10 conversations simultanées l'interrogent "
+             f"({profile.messages} messages). Chaque échantillon est compté pour le composant le plus "
+             "interne de sa pile (numpy ou asyncio comptent pour le composant qui les appelle).", "",
+             "| composant | part des échantillons |", "|---|---:|"]
+    lines += [f"| {label} | {share(n)} |" for label, n in profile.by_component]
+    lines += ["", "Fonctions les plus présentes en haut de pile :", "", "| fonction | part |", "|---|---:|"]
+    lines += [f"| `{frame[:110]}` | {share(n)} |" for frame, n in profile.top_functions[:8]]
+    return lines + [""]
+
+
+def scaling_section(scaling, measured: str) -> list:
+    from bench.scaling import QUESTIONS_PER_SIZE, p
+
+    lines = ["## Coût selon le volume", "", f"Mesuré le {measured}.", "",
+             "### Taille du tracker store", "",
+             "Pile complète sur un tracker store SQLite contenant N conversations (copies d'une conversation "
+             f"réelle de 9 messages enregistrée par le banc). {QUESTIONS_PER_SIZE} messages séquentiels par "
+             "taille : la moitié ouvre une nouvelle conversation, l'autre moitié poursuit une conversation stockée.", "",
+             "| conversations stockées | événements | fichier | nouvelle : p50 / p95 (ms) | poursuivie : p50 / p95 (ms) | démarrage | mémoire Rasa |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in scaling["stores"]:
+        back = f"{p(s.returning_ms, 50):.0f} / {p(s.returning_ms, 95):.0f}" if s.returning_ms else "—"
+        lines.append(f"| {s.conversations:,} | {s.events:,} | {s.file_mb:.0f} Mo | {p(s.new_ms, 50):.0f} / "
+                     f"{p(s.new_ms, 95):.0f} | {back} | {s.startup_s:.1f} s | {s.rss_mb:.0f} Mio |".replace(",", " "))
+    if scaling.get("conversation_length"):
+        lines += ["", "### Longueur d'une conversation", "",
+                  "Une seule conversation de 200 messages sur le même serveur : Rasa relit à chaque tour les "
+                  "événements de la session en cours (une session dure tant que le citoyen écrit dans l'heure).", "",
+                  "| messages | latence p50 (ms) | max (ms) |", "|---|---:|---:|"]
+        for start, values in sorted(scaling["conversation_length"].items()):
+            lines.append(f"| {start} à {start + len(values) - 1} | {statistics.median(values):.0f} | {max(values):.0f} |")
+    if scaling.get("facts"):
+        lines += ["", "### Nombre de faits", "",
+                  "Même configuration NLU, entraînée dans ce lancement sur les faits du projet puis sur les faits "
+                  "doublés : chaque fait reçoit un jumeau synthétique (un service fictif de données scolaires, "
+                  "mêmes questions au vocabulaire près). Latence d'analyse NLU seule, dans un processus neuf, sur "
+                  "les questions du jeu de test ; l'exactitude porte sur les faits réels du jeu de test, sans seuil.", "",
+                  "| faits | questions d'entraînement (faits) | entraînement | modèle | analyse p50 / p95 (ms) | mémoire | exactitude (jeu de test) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        for f in scaling["facts"]:
+            lines.append(f"| {f.facts} | {f.examples} | {f.train_s:.0f} s | {f.model_mb:.0f} Mo | {f.parse_p50_ms:.0f} / "
+                         f"{f.parse_p95_ms:.0f} | {f.rss_mb:.0f} Mio | {pct(f.heldout_fact_accuracy)} |")
+        one, two = scaling["facts"][0], scaling["facts"][-1]
+        if one.train_s and one.parse_p50_ms:
+            lines += ["", f"Faits ×{two.facts / one.facts:.1f} : entraînement ×{two.train_s / one.train_s:.2f}, "
+                      f"modèle ×{two.model_mb / one.model_mb:.2f}, analyse p50 ×{two.parse_p50_ms / one.parse_p50_ms:.2f}, "
+                      f"mémoire ×{two.rss_mb / one.rss_mb:.2f}."]
+    return lines + [""]
+
+
+def load_part(name: str):
+    path = RESULTS / f"{name}.pickle"
+    if not path.exists():
+        return None, None
+    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return pickle.loads(path.read_bytes()), stamp
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rasa-folds", type=int, default=0, help="also cross-validate the Rasa pipelines (slow)")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per load level")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to measure now ({', '.join(PARTS)}); the report keeps "
+                             "the last measurement of the others, with its date")
+    parser.add_argument("--no-facts-scaling", action="store_true", help="skip the two NLU trainings of the facts scaling")
     args = parser.parse_args()
-    from bench import quality, serving
+    from bench import profile, quality, scaling, serving
 
     model = current_model_path()
     if not model.exists():
         print("No model for the current data: run `make train` first.")
         return 1
-    q = quality.run(WORKDIR / "quality", model, args.rasa_folds)
-    s = serving.run(WORKDIR / "serving", args.duration)
-    charts(q, s)
-    from mesdonnees.model_store import metadata_path
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    runners = {
+        "quality": lambda: quality.run(WORKDIR / "quality", model, args.rasa_folds),
+        "serving": lambda: serving.run(WORKDIR / "serving", args.duration),
+        "profile": lambda: profile.run(WORKDIR / "profile"),
+        "scaling": lambda: scaling.run(WORKDIR / "scaling", with_facts=not args.no_facts_scaling),
+    }
+    for part in [p.strip() for p in args.only.split(",") if p.strip()]:
+        if part not in runners:
+            print(f"Unknown part {part!r}; parts: {', '.join(PARTS)}")
+            return 2
+        result = runners[part]()
+        result_model = {"model": model.name, "result": result}
+        (RESULTS / f"{part}.pickle").write_bytes(pickle.dumps(result_model))
 
-    meta = metadata_path(model)
-    main_train = (f"{json.loads(meta.read_text())['train_seconds']:.0f} s" if meta.exists()
-                  else "inconnu (modèle entraîné avant l'enregistrement de cette mesure)")
+    parts = {name: load_part(name) for name in PARTS}
+    stale = [name for name, (value, _) in parts.items() if value and value["model"] != model.name]
     lines = ["# Bancs d'essai", "",
              f"Généré par `make bench` le {dt.date.today().isoformat()} sur cette machine ({os.cpu_count()} cœurs, "
-             f"Python {platform.python_version()}), modèle `{model.name}`. Chiffres rapportés, jamais assertés par les tests.", ""]
-    lines += quality_section(q) + serving_section(s) + cost_section(q, s, model, main_train)
-    lines += ["## Non mesuré dans ce rapport", "",
-              "- l'évolution de la latence et de la mémoire avec la taille du tracker store (1k, 10k, 100k conversations) "
-              "et avec le nombre de faits doublé (faits synthétiques).", ""]
+             f"Python {platform.python_version()}), modèle `{model.name}`. Chiffres rapportés, jamais assertés par "
+             "les tests. Chaque comparaison (projet contre références) est faite dans un même lancement.", ""]
+    if stale:
+        lines += [f"Attention : parties mesurées avec un modèle antérieur : {', '.join(stale)}.", ""]
+    (q, q_at), (s, s_at) = parts["quality"], parts["serving"]
+    if q:
+        lines += [f"_Compréhension mesurée le {q_at}._", ""] + quality_section(q["result"])
+    if s:
+        lines += [f"_Vitesse mesurée le {s_at}._", ""] + serving_section(s["result"])
+    if parts["profile"][0]:
+        lines += profile_section(parts["profile"][0]["result"], parts["profile"][1])
+    if q and s:
+        from mesdonnees.model_store import metadata_path
+
+        meta = metadata_path(model)
+        main_train = (f"{json.loads(meta.read_text())['train_seconds']:.0f} s" if meta.exists()
+                      else "inconnu (modèle entraîné avant l'enregistrement de cette mesure)")
+        lines += cost_section(q["result"], s["result"], model, main_train)
+        charts(q["result"], s["result"])
+    if parts["scaling"][0]:
+        lines += scaling_section(parts["scaling"][0]["result"], parts["scaling"][1])
+    missing = [name for name, (value, _) in parts.items() if not value]
+    if missing:
+        lines += ["## Non mesuré dans ce rapport", "", f"Parties jamais lancées ici : {', '.join(missing)}.", ""]
     (DOCS / "benchmarks.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"Report: docs/benchmarks.md; charts in {CHARTS.relative_to(PROJECT_ROOT)}")
     return 0

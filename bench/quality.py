@@ -33,6 +33,7 @@ class Scores:
     report: Report
     macro_f1: float
     thresholds: Tuple[float, float]
+    top1_accuracy: float = 0.0  # fact accuracy with no threshold: how good the ranking is
 
 
 def training_examples() -> List[Example]:
@@ -71,7 +72,8 @@ def tuned_thresholds(dev_understood, dev_examples) -> Tuple[float, float]:
 
 def score(name, examples, understood, thresholds) -> Scores:
     report = evaluate(examples, understood, *thresholds)
-    return Scores(name, report, macro_f1_over_facts(decisions(examples, understood, thresholds)), thresholds)
+    top1 = evaluate(examples, understood, 0.0, 0.0).fact_accuracy
+    return Scores(name, report, macro_f1_over_facts(decisions(examples, understood, thresholds)), thresholds, top1)
 
 
 # --- Rasa pipelines ------------------------------------------------------------------

@@ -74,6 +74,12 @@ class Load:
         return percentile(self.latencies, q) * 1000
 
 
+# Messages per conversation before the load generator starts a new one: a long citizen
+# conversation. Without it, the same few conversations would grow to hundreds of turns during
+# a load level, and every turn would re-read all of them from the tracker store.
+CONVERSATION_LENGTH = 20
+
+
 def say(session: requests.Session, url: str, sender: str, text: str) -> bool:
     response = session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120)
     return response.status_code == 200 and bool(response.json())
@@ -81,12 +87,12 @@ def say(session: requests.Session, url: str, sender: str, text: str) -> bool:
 
 def sequential(url: str, count: int = 150) -> Load:
     session = requests.Session()
-    sender = f"seq-{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
     load = Load(1, 0, 0.0)
     started = time.monotonic()
     for i in range(count):
         t0 = time.monotonic()
-        ok = say(session, url, sender if i % 20 else f"seq-{uuid.uuid4().hex[:8]}", QUESTIONS[i % len(QUESTIONS)])
+        ok = say(session, url, f"seq-{run}-{i // CONVERSATION_LENGTH}", QUESTIONS[i % len(QUESTIONS)])
         load.latencies.append(time.monotonic() - t0)
         load.messages += 1
         load.errors += not ok
@@ -101,12 +107,12 @@ def concurrent(url: str, concurrency: int, duration: float = 15.0) -> Load:
 
     def worker(index: int) -> None:
         session = requests.Session()
-        sender = f"load-{concurrency}-{index}-{uuid.uuid4().hex[:6]}"
+        run = f"load-{concurrency}-{index}-{uuid.uuid4().hex[:6]}"
         i = 0
         while time.monotonic() < deadline:
             t0 = time.monotonic()
             try:
-                ok = say(session, url, sender, QUESTIONS[i % len(QUESTIONS)])
+                ok = say(session, url, f"{run}-{i // CONVERSATION_LENGTH}", QUESTIONS[(i + index) % len(QUESTIONS)])
             except requests.RequestException:
                 ok = False
             elapsed = time.monotonic() - t0
@@ -184,6 +190,17 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
         results["actions_rss_mb"] = rss_mb(action_server.process.pid)
     finally:
         full.stop()
+
+    print("serving: full stack with Rasa's hot spots left as they are (RASA_SPEEDUPS=0)", flush=True)
+    unpatched = RasaServer(workdir, action_url=action_server.url,
+                           tracker_store_url=f"sqlite:///{workdir / 'conversations-unpatched.db'}",
+                           env={**env, "RASA_SPEEDUPS": "0"})
+    try:
+        unpatched.start()
+        results["unpatched_sequential"] = sequential(unpatched.url)
+        results["unpatched_levels"] = measure(unpatched.url, levels=(1, 10), duration=duration)
+    finally:
+        unpatched.stop()
 
     print("serving: 2 Sanic workers + Redis lock store", flush=True)
     workers = RasaServer(workdir, action_url=action_server.url,

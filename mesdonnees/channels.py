@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from mesdonnees.pii import contains_nir
+from mesdonnees import rasa_speedups
 from mesdonnees.message_guard import (
     RATE_LIMITED_MESSAGE,
     UNAVAILABLE_MESSAGE,
@@ -36,6 +37,7 @@ MAX_BODY_BYTES = 16 * 1024
 # Rasa 3.6 waits 5 minutes for the action server; a citizen should not. This module is
 # loaded by the Rasa server with the channels, so the shorter limit applies there.
 _rasa_actions.DEFAULT_REQUEST_TIMEOUT = int(os.environ.get("ACTION_TIMEOUT_SECONDS", "15"))
+rasa_speedups.apply()
 
 
 def allowed_origins() -> List[str]:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, List
+from functools import lru_cache
+from typing import Any, FrozenSet, Iterable, Optional, Pattern
 
 EMAIL_MASK = "[e-mail masqué]"
 PHONE_MASK = "[téléphone masqué]"
@@ -19,17 +20,32 @@ _LONG_DIGITS = re.compile(r"(?<![\w-])\d(?:[\s.]?\d){10,}(?![\w])")
 _PHONE = re.compile(r"(?<![\w])(?:(?:\+|00)\s?33[\s.-]?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\w])")
 
 
-def mask_text(text: str, known_values: Iterable[str] = ()) -> str:
-    """Mask e-mails, NIR-like numbers, phone numbers and the given known values."""
+_DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=256)
+def _known_values_pattern(values: FrozenSet[str]) -> Optional[Pattern[str]]:
+    """One pattern for all known values, longest first so that a longer value wins."""
+    cleaned = sorted({v.strip() for v in values if v and len(v.strip()) >= 2}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in cleaned) + r")(?!\w)", re.IGNORECASE)
+
+
+def _mask(text: str, known: Optional[Pattern[str]]) -> str:
     if not text:
         return text
-    masked = _EMAIL.sub(EMAIL_MASK, text)
-    masked = _NIR.sub(NIR_MASK, masked)
-    masked = _PHONE.sub(PHONE_MASK, masked)
-    masked = _LONG_DIGITS.sub(NIR_MASK, masked)
-    for value in sorted({v.strip() for v in known_values if v and len(v.strip()) >= 2}, key=len, reverse=True):
-        masked = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", VALUE_MASK, masked, flags=re.IGNORECASE)
-    return masked
+    masked = _EMAIL.sub(EMAIL_MASK, text) if "@" in text else text
+    if _DIGIT.search(masked):  # NIR, phone numbers and long numbers all need digits
+        masked = _NIR.sub(NIR_MASK, masked)
+        masked = _PHONE.sub(PHONE_MASK, masked)
+        masked = _LONG_DIGITS.sub(NIR_MASK, masked)
+    return known.sub(VALUE_MASK, masked) if known is not None else masked
+
+
+def mask_text(text: str, known_values: Iterable[str] = ()) -> str:
+    """Mask e-mails, NIR-like numbers, phone numbers and the given known values."""
+    return _mask(text, _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str))))
 
 
 def contains_nir(text: str) -> bool:
@@ -38,11 +54,14 @@ def contains_nir(text: str) -> bool:
 
 def mask_value(value: Any, known_values: Iterable[str] = ()) -> Any:
     """Mask every string inside a JSON-like value."""
-    known: List[str] = list(known_values)
+    return _mask_value(value, _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str))))
+
+
+def _mask_value(value: Any, known: Optional[Pattern[str]]) -> Any:
     if isinstance(value, str):
-        return mask_text(value, known)
+        return _mask(value, known)
     if isinstance(value, list):
-        return [mask_value(v, known) for v in value]
+        return [_mask_value(v, known) for v in value]
     if isinstance(value, dict):
-        return {k: mask_value(v, known) for k, v in value.items()}
+        return {k: _mask_value(v, known) for k, v in value.items()}
     return value

@@ -20,15 +20,16 @@ import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401 - sa.orm.session
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event, SlotSet
+from rasa.shared.core.events import Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine.url import make_url
 
-from mesdonnees import settings
+from mesdonnees import rasa_speedups, settings
 from mesdonnees.pii import VALUE_MASK, mask_text, mask_value
 
 logger = logging.getLogger(__name__)
+rasa_speedups.apply()
 
 
 def _known_personal_values(events: Iterable[Event]) -> Set[str]:
@@ -92,8 +93,45 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    # Rasa's ORM query for "the events of the latest session" costs more to build (SQLAlchemy
+    # cache keys) than to run: about a tenth of the server's time under load. The same
+    # selection, as plain SQL on the indexed sender_id, in two short statements.
+    _SESSION_START = sa.text("SELECT max(timestamp) FROM events WHERE sender_id = :sender_id AND type_name = :type_name")
+    _EVENTS = sa.text("SELECT data FROM events WHERE sender_id = :sender_id ORDER BY id")
+    _EVENTS_SINCE = sa.text("SELECT data FROM events WHERE sender_id = :sender_id AND timestamp >= :since ORDER BY id")
+    _COUNT = sa.text("SELECT count(*) FROM events WHERE sender_id = :sender_id")
+    _COUNT_SINCE = sa.text("SELECT count(*) FROM events WHERE sender_id = :sender_id AND timestamp >= :since")
+
+    def _latest_session_start(self, session: Any, sender_id: Text) -> Optional[float]:
+        return session.execute(self._SESSION_START,
+                               {"sender_id": sender_id, "type_name": SessionStarted.type_name}).scalar()
+
+    def _stored_event_count(self, session: Any, sender_id: Text) -> int:
+        since = self._latest_session_start(session, sender_id)
+        if since is None:
+            return session.execute(self._COUNT, {"sender_id": sender_id}).scalar() or 0
+        return session.execute(self._COUNT_SINCE, {"sender_id": sender_id, "since": since}).scalar() or 0
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        """Same result as Rasa's: the latest session's events (or all), in storage order."""
+        if not rasa_speedups.enabled():
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        with self.session_scope() as session:
+            since = None if fetch_events_from_all_sessions else self._latest_session_start(session, sender_id)
+            if since is None:
+                rows = session.execute(self._EVENTS, {"sender_id": sender_id}).all()
+            else:
+                rows = session.execute(self._EVENTS_SINCE, {"sender_id": sender_id, "since": since}).all()
+            events = [json.loads(data) for (data,) in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
     def _new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
-        stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+        if rasa_speedups.enabled():
+            stored = self._stored_event_count(session, tracker.sender_id)
+        else:
+            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         return list(itertools.islice(tracker.events, stored, len(tracker.events)))
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:

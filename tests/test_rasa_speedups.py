@@ -1,0 +1,99 @@
+"""The profiled hot spots are faster but decide exactly as Rasa does."""
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+from rasa.shared.utils.common import all_subclasses
+
+from mesdonnees import rasa_speedups
+
+rasa_speedups.apply()
+
+ANSWER = {
+    "text": "Le SNDS réunit les données de l'Assurance maladie.",
+    "buttons": [{"title": "Qui y accède ?", "payload": "/faq_snds_access"}],
+    "custom": {"fact_id": "snds_definition", "sources": [{"title": "SNDS", "url": "https://www.snds.gouv.fr"}]},
+}
+RESPONSES = [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "last_fact_id", "value": "snds_definition", "timestamp": None}],
+     "responses": [ANSWER]},
+    {"events": [{"event": "active_loop", "name": "erasure_request_form"}, {"event": "followup", "name": "x"}],
+     "responses": [ANSWER, ANSWER]},
+    # invalid ones: Rasa must keep rejecting them
+    {"events": "slot", "responses": []},
+    {"events": [{"event": "slot", "name": 3}], "responses": []},
+    {"events": [{"event": "no_such_event"}], "responses": []},
+    {"events": [], "responses": ["a bare string"]},
+    {"events": [{"event": "user", "text": ["not", "a", "text"]}]},
+]
+
+
+def rasa_original_decision(result) -> bool:
+    try:
+        jsonschema.validate(result, RemoteAction.action_response_format_spec())
+        return True
+    except jsonschema.ValidationError:
+        return False
+
+
+@pytest.mark.parametrize("result", RESPONSES)
+def test_action_response_validation_decides_like_rasa(result):
+    action = RemoteAction("action_answer_fact", None)
+    expected = rasa_original_decision(result)
+    if expected:
+        assert action._validate_action_result(result) is True
+    else:
+        with pytest.raises(jsonschema.ValidationError) as raised:
+            action._validate_action_result(result)
+        assert "Failed to validate Action server response" in raised.value.message
+
+
+def test_some_sample_responses_are_invalid():
+    """The table above really exercises both outcomes."""
+    decisions = [rasa_original_decision(r) for r in RESPONSES]
+    assert True in decisions and False in decisions
+
+
+def test_event_types_resolve_like_rasa():
+    for cls in all_subclasses(Event):
+        assert Event.resolve_by_type(cls.type_name) is cls
+        assert Event.resolve_by_type(cls.type_name) is cls  # second call, from the cache
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no_such_event", default=BotUttered) is BotUttered
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("no_such_event")
+
+
+def test_events_still_round_trip():
+    events = [UserUttered("bonjour", {"name": "greet", "confidence": 0.9}), ActionExecuted("utter_greet"),
+              BotUttered("Bonjour !"), SlotSet("last_fact_id", "snds_definition")]
+    assert [Event.from_parameters(e.as_dict()) for e in events] == events
+
+
+def test_spacy_without_entity_recognition_gives_the_same_features():
+    """What Rasa's spaCy components read is unchanged when the unused NER is off."""
+    import numpy as np
+    from rasa.nlu.utils.spacy_utils import SpacyNLP
+
+    from bench.quality import HELDOUT
+    from mesdonnees.nlu_evaluation import load_examples
+
+    lean = SpacyNLP.load_model("fr_core_news_md").model
+    assert "ner" not in lean.pipe_names and "ner" in lean.disabled
+    import spacy
+
+    full = spacy.load("fr_core_news_md", disable=["parser"])  # what Rasa itself loads
+    for example in load_examples(HELDOUT):
+        a, b = lean(example.text), full(example.text)
+        assert [(t.text, t.lemma_, t.pos_, t.tag_, t.idx) for t in a] == [(t.text, t.lemma_, t.pos_, t.tag_, t.idx) for t in b]
+        assert np.array_equal(a.vector, b.vector)
+
+
+def test_speedups_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("RASA_SPEEDUPS", "0")
+    assert not rasa_speedups.enabled()
+    monkeypatch.setenv("RASA_SPEEDUPS", "1")
+    assert rasa_speedups.enabled()
