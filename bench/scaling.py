@@ -271,7 +271,7 @@ def run(workdir: Path, with_facts: bool = True) -> Dict:
 
 
 if __name__ == "__main__":
-    out = run(PROJECT_ROOT / "var" / "bench" / "scaling", with_facts="--no-facts" not in sys.argv)
+    out = run(PROJECT_ROOT / "var" / "bench" / "scaling", with_facts="--facts" in sys.argv)
     for s in out["stores"]:
         print(s.conversations, s.events, f"{s.file_mb:.0f} MB", f"start {s.startup_s:.1f}s",
               f"new p50 {p(s.new_ms, 50):.0f} p95 {p(s.new_ms, 95):.0f}",
