@@ -31,3 +31,13 @@ def fresh_postgres_database():
             )
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def throwaway_database(kind: str, sqlite_file):
+    """A URL for an empty database: "sqlite" (the given file) or "postgresql" (a fresh database)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url

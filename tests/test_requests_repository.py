@@ -15,18 +15,15 @@ from mesdonnees.requests_repository import (
     StorageUnavailable,
     legal_deadline,
 )
-from tests.databases import fresh_postgres_database
+from tests.databases import throwaway_database
 
 ANSWERS = {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont", "email": "jeanne@example.fr"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with fresh_postgres_database() as url:
-            yield url
+    with throwaway_database(request.param, tmp_path / "app.db") as url:
+        yield url
 
 
 def fill_draft(repo, sender, kind="erasure", **extra):

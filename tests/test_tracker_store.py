@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from mesdonnees.pii import VALUE_MASK
 from mesdonnees.tracker_store import MaskingSQLTrackerStore
-from tests.databases import fresh_postgres_database
+from tests.databases import throwaway_database
 
 DOMAIN = Domain.from_yaml(
     """
@@ -91,11 +91,8 @@ def test_default_url_comes_from_the_environment(tmp_path, monkeypatch):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def tracker_store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'conversations.db'}"
-    else:
-        with fresh_postgres_database() as url:
-            yield url
+    with throwaway_database(request.param, tmp_path / "conversations.db") as url:
+        yield url
 
 
 def _session(sender, start, texts):
