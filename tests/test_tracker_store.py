@@ -89,6 +89,23 @@ def test_default_url_comes_from_the_environment(tmp_path, monkeypatch):
     assert (tmp_path / "env.db").exists()
 
 
+def test_sqlite_log_lets_the_console_read_while_the_assistant_writes(tmp_path):
+    """Write-ahead log: an open read transaction (the console) does not block a save."""
+    url = f"sqlite:///{tmp_path / 'conversations.db'}"
+    store = MaskingSQLTrackerStore(domain=DOMAIN, url=url)
+    asyncio.run(store.save(DialogueStateTracker.from_events("a", [ActionExecuted("action_listen")])))
+    reader = sa.create_engine(url, connect_args={"timeout": 0.2})
+    with reader.connect() as console:
+        assert console.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        console.execute(sa.text("BEGIN"))
+        before = console.execute(sa.text("SELECT count(*) FROM events")).scalar()
+        tracker = DialogueStateTracker.from_events("b", [ActionExecuted("action_listen"), UserUttered("bonjour")])
+        asyncio.run(store.save(tracker))  # would wait on the reader's lock, then fail, in rollback-journal mode
+        assert console.execute(sa.text("SELECT count(*) FROM events")).scalar() == before  # its snapshot
+        console.execute(sa.text("COMMIT"))
+    assert len(_rows(url)) == before + 2
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def tracker_store_url(request, tmp_path):
     with throwaway_database(request.param, tmp_path / "conversations.db") as url:
