@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -33,8 +34,21 @@ def ask(page, text):
     page.get_by_label("Votre question").fill(text)
     page.get_by_role("button", name="Envoyer").click()
     page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
-    page.wait_for_timeout(400)  # the rest of the reply (custom payload) follows the text
+    wait_until_the_reply_is_complete(page)
     return page.locator(".mds-bot").last
+
+
+def wait_until_the_reply_is_complete(page, quiet_ms=700):
+    """A reply can come as several messages (and a custom payload after the text), further
+    apart on a busy machine: wait until the conversation has not changed for `quiet_ms`."""
+    shown = None
+    for _ in range(60):
+        current = page.locator(".mds-log").inner_html()
+        if current == shown:
+            return
+        shown = current
+        page.wait_for_timeout(quiet_ms)
+    raise AssertionError("the conversation kept changing for 40 s")
 
 
 def test_question_answer_with_source_then_a_suggestion(page):
@@ -48,7 +62,7 @@ def test_question_answer_with_source_then_a_suggestion(page):
     before = page.locator(".mds-bot").count()
     answer.locator(".mds-suggestion").first.click()
     page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
-    page.wait_for_timeout(400)
+    wait_until_the_reply_is_complete(page)
     assert page.locator(".mds-bot").last.locator(".mds-sources a").count() >= 1
 
 
@@ -97,6 +111,7 @@ def test_erasure_request_through_the_widget(page):
     assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
     page.locator(".mds-bot").last.get_by_role("button", name="Un projet de recherche du Health Data Hub").click()
     page.get_by_text("Étape 2 sur 5").wait_for(timeout=30000)
+    wait_until_the_reply_is_complete(page)
     ask(page, "Camille")
     ask(page, "Martin")
     summary = ask(page, "camille.martin@example.fr")
@@ -104,6 +119,7 @@ def test_erasure_request_through_the_widget(page):
     before = page.locator(".mds-bot").count()
     summary.get_by_role("button", name="Oui, enregistrer la demande").click()
     page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
+    wait_until_the_reply_is_complete(page)
     confirmation = page.locator(".mds-bot").last.inner_text()
     assert re.search(r"HDH-\d{4}-\d{6}", confirmation) and "Demande enregistrée" in confirmation
 
@@ -127,3 +143,91 @@ def test_accessibility_audit_and_screenshots(browser, web_app, results_dir):
     page.screenshot(path=str(results_dir / "widget-phone.png"))
     context.close()
     assert serious == [], [(v["id"], v["help"]) for v in serious]
+
+
+@pytest.fixture
+def flaky_service_page(browser, web_app):
+    """The widget page, with the chat service's WebSocket under the test's control."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.service_up = True
+    page.sockets = []
+
+    def route(socket):
+        page.sockets.append(socket)
+        if page.service_up:
+            socket.connect_to_server()
+        else:
+            socket.close()  # refused: as if the chat service were down
+
+    page.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
+    page.goto(web_app.url + "/")
+    yield page
+    context.close()
+
+
+def test_outage_keeps_the_message_and_sends_it_on_retry(flaky_service_page):
+    page = flaky_service_page
+    page.service_up = False
+    open_widget(page)
+    page.get_by_label("Votre question").fill("Qu'est-ce que le Health Data Hub ?")
+    page.get_by_role("button", name="Envoyer").click()
+    status = page.locator(".mds-status")
+    status.get_by_text("Le service est injoignable pour le moment. Votre message est conservé.").wait_for(timeout=45000)
+    assert len(page.sockets) >= 2  # the widget tried again by itself before giving up
+    assert page.locator(".mds-user").last.inner_text().endswith("Qu'est-ce que le Health Data Hub ?")
+    assert page.locator(".mds-bot").count() == 0
+
+    page.service_up = True
+    status.get_by_role("button", name="Réessayer").click()
+    page.locator(".mds-bot").first.wait_for(timeout=30000)
+    assert "Health Data Hub" in page.locator(".mds-bot").first.inner_text()
+    assert status.is_hidden()
+
+
+def test_dropped_connection_reconnects_to_the_same_conversation(flaky_service_page):
+    page = flaky_service_page
+    open_widget(page)
+    ask(page, "Qu'est-ce que le Health Data Hub ?")
+    session = page.evaluate("Object.values(localStorage).map(JSON.parse)[0].sessionId")
+    connections = len(page.sockets)
+
+    page.sockets[-1].close()  # the server side goes away mid-conversation
+    page.locator(".mds-status").get_by_text("Connexion interrompue, reconnexion en cours…").wait_for(timeout=5000)
+    page.locator(".mds-status").wait_for(state="hidden", timeout=30000)
+    assert len(page.sockets) == connections + 1
+
+    answer = ask(page, "Et qui héberge les données ?")
+    assert "Microsoft" in answer.inner_text()
+    assert page.evaluate("Object.values(localStorage).map(JSON.parse)[0].sessionId") == session
+
+
+def test_progress_arriving_late_still_joins_its_question(browser, web_app):
+    """On a busy server the custom part of a reply (form progress) can come after the text."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    delayed = []
+
+    def route(socket):
+        server = socket.connect_to_server()
+
+        def from_server(message):
+            if isinstance(message, str) and '"form"' in message and '"text"' not in message:
+                delayed.append(message)
+                time.sleep(0.8)  # well past the widget's 250 ms folding delay
+            socket.send(message)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
+    page.goto(web_app.url + "/")
+    try:
+        open_widget(page)
+        question = ask(page, "je veux faire effacer mes données")
+        assert delayed, "the form progress came in the same frame as the text: nothing was delayed"
+        assert "Étape 1 sur 5" in question.inner_text()
+        assert question.get_by_role("button", name="Un projet de recherche du Health Data Hub").count() == 1
+        page.reload()  # what the widget stored is the same single, complete reply
+        assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
+    finally:
+        context.close()

@@ -191,7 +191,20 @@
   }
   function flushBot() {
     if (current && (current.text || current.buttons.length)) addItem(current);
+    else if (current) attachToLastReply(current);
     current = null;
+  }
+  // The custom part of a reply (sources, form progress) can arrive after the settle delay on a
+  // busy server: it belongs to the reply just shown, not to a new, empty one.
+  function attachToLastReply(extra) {
+    var last = state.items[state.items.length - 1];
+    if (!last || last.type !== "bot" || !log.lastChild) return;
+    ["sources", "verifiedOn", "progress", "fallback", "factId"].forEach(function (key) {
+      if (extra[key] !== undefined) last[key] = extra[key];
+    });
+    saveState();
+    log.removeChild(log.lastChild);
+    renderItem(last);
   }
 
   // --- connection --------------------------------------------------------------------------
@@ -226,7 +239,11 @@
     if (socket && !force) return;
     if (socket) socket.close();
     confirmed = false;
-    socket = window.io(SERVER, { path: "/socket.io", transports: ["websocket"], reconnectionAttempts: 5, timeout: 8000 });
+    // A citizen learns within seconds that the service is slow to answer, and within about half a
+    // minute at worst (4 attempts of 5 s, 1-4 s apart) that it is unreachable; their message is kept.
+    socket = window.io(SERVER, {
+      path: "/socket.io", transports: ["websocket"], reconnectionAttempts: 3, timeout: 5000, reconnectionDelayMax: 4000,
+    });
     socket.on("connect", function () {
       socket.emit("session_request", { session_id: state.sessionId });
     });
@@ -248,6 +265,7 @@
     });
     socket.on("connect_error", function () {
       if (!socket.active) { typing.hidden = true; showStatus("Le service est injoignable pour le moment. Votre message est conservé.", true); }
+      else showStatus("Le service ne répond pas, nouvelle tentative… Votre message est conservé.", false);
     });
   }
   function emitMessage(payload) {
