@@ -66,11 +66,13 @@ def serving_section(s) -> list:
     seq_full, seq_plain = s["full_sequential"], s["plain_sequential"]
     lines = ["## Vitesse de service", "",
              "Canal REST, sur cette machine, dans le même lancement. « Pile complète » : serveur Rasa + serveur "
-             "d'actions + tracker store SQL (SQLite) avec masquage. « Rasa simple » : un assistant minimal (pas "
+             "d'actions + tracker store SQL (SQLite en journal WAL, connexions gardées ouvertes, une insertion "
+             "groupée par tour) avec masquage. « Rasa simple » : un assistant minimal (pas "
              "d'action personnalisée, tracker en mémoire) entraîné par le banc. « Sans les correctifs » : la même "
              "pile avec `RASA_SPEEDUPS=0`, c'est-à-dire sans les corrections des points chauds trouvés au profilage "
              "(`mesdonnees/rasa_speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
-             "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store).", "",
+             "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store ; les réglages SQLite ci-dessus "
+             "restent actifs).", "",
              "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
              "citoyen ; l'effet de conversations plus longues est mesuré plus bas).", "",
              "Latence séquentielle (ms, 150 messages) :", "",
