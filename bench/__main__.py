@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import platform
+import re
 import statistics
 from pathlib import Path
 
@@ -182,27 +183,43 @@ def scaling_section(scaling, measured: str) -> list:
                   "| messages | latence p50 (ms) | max (ms) |", "|---|---:|---:|"]
         for start, values in sorted(scaling["conversation_length"].items()):
             lines.append(f"| {start} à {start + len(values) - 1} | {statistics.median(values):.0f} | {max(values):.0f} |")
-    if not scaling.get("facts"):
-        lines += ["", "### Nombre de faits", "",
-                  "Pas encore mesuré : `make bench BENCH_ARGS=--only=facts` entraîne la configuration NLU sur les "
-                  "31 faits puis sur 62 (jumeaux synthétiques), environ 20 min."]
-    if scaling.get("facts"):
-        lines += ["", "### Nombre de faits", "",
-                  "Même configuration NLU, entraînée dans ce lancement sur les faits du projet puis sur les faits "
-                  "doublés : chaque fait reçoit un jumeau synthétique (un service fictif de données scolaires, "
-                  "mêmes questions au vocabulaire près). Latence d'analyse NLU seule, dans un processus neuf, sur "
-                  "les questions du jeu de test ; l'exactitude porte sur les faits réels du jeu de test, sans seuil.", "",
-                  "| faits | questions d'entraînement (faits) | entraînement | modèle | analyse p50 / p95 (ms) | mémoire | exactitude (jeu de test) |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]
-        for f in scaling["facts"]:
-            lines.append(f"| {f.facts} | {f.examples} | {f.train_s:.0f} s | {f.model_mb:.0f} Mo | {f.parse_p50_ms:.0f} / "
-                         f"{f.parse_p95_ms:.0f} | {f.rss_mb:.0f} Mio | {pct(f.heldout_fact_accuracy)} |")
-        one, two = scaling["facts"][0], scaling["facts"][-1]
-        if one.train_s and one.parse_p50_ms:
-            lines += ["", f"Faits ×{two.facts / one.facts:.1f} : entraînement ×{two.train_s / one.train_s:.2f}, "
-                      f"modèle ×{two.model_mb / one.model_mb:.2f}, analyse p50 ×{two.parse_p50_ms / one.parse_p50_ms:.2f}, "
-                      f"mémoire ×{two.rss_mb / one.rss_mb:.2f}."]
     return lines + [""]
+
+
+def facts_section(facts, measured: str) -> list:
+    lines = ["## Coût selon le nombre de faits", "", f"Mesuré le {measured}.", "",
+             "Même configuration NLU, entraînée dans ce lancement sur les faits du projet puis sur les faits "
+             "doublés : chaque fait reçoit un jumeau synthétique (un service fictif de données scolaires, "
+             "mêmes questions au vocabulaire près). Latence d'analyse NLU seule, dans un processus neuf, sur "
+             "les questions du jeu de test ; l'exactitude porte sur les faits réels du jeu de test, sans seuil.", "",
+             "| faits | questions d'entraînement (faits) | entraînement | modèle | analyse p50 / p95 (ms) | mémoire | exactitude (jeu de test) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for f in facts:
+        lines.append(f"| {f.facts} | {f.examples} | {f.train_s:.0f} s | {f.model_mb:.0f} Mo | {f.parse_p50_ms:.0f} / "
+                     f"{f.parse_p95_ms:.0f} | {f.rss_mb:.0f} Mio | {pct(f.heldout_fact_accuracy)} |")
+    one, two = facts[0], facts[-1]
+    if one.train_s and one.parse_p50_ms:
+        lines += ["", f"Faits ×{two.facts / one.facts:.1f} : entraînement ×{two.train_s / one.train_s:.2f}, "
+                  f"modèle ×{two.model_mb / one.model_mb:.2f}, analyse p50 ×{two.parse_p50_ms / one.parse_p50_ms:.2f}, "
+                  f"mémoire ×{two.rss_mb / one.rss_mb:.2f}."]
+    return lines + [""]
+
+
+SECTIONS = ("quality", "serving", "profile", "cost", "scaling", "facts")
+SECTION_START, SECTION_END = "<!-- partie {} -->", "<!-- fin de la partie {} -->"
+
+
+def previous_sections(report: Path) -> dict:
+    """The report's sections as last written, by name."""
+    if not report.exists():
+        return {}
+    text = report.read_text(encoding="utf-8")
+    sections = {}
+    for name in SECTIONS:
+        found = re.search(re.escape(SECTION_START.format(name)) + r"\n(.*?)\n" + re.escape(SECTION_END.format(name)), text, re.S)
+        if found:
+            sections[name] = found.group(1).split("\n")
+    return sections
 
 
 def load_part(name: str):
@@ -246,36 +263,46 @@ def main() -> int:
     parts = {name: load_part(name) for name in PARTS}
     stale = [name for name, (value, _) in parts.items() if value and value["model"] != model.name]
     lines = ["# Bancs d'essai", "",
-             f"Généré par `make bench` le {dt.date.today().isoformat()} sur cette machine ({os.cpu_count()} cœurs, "
+             f"Généré par `make bench` le {dt.date.today().isoformat()} ({os.cpu_count()} cœurs, "
              f"Python {platform.python_version()}), modèle `{model.name}`. Chiffres rapportés, jamais assertés par "
-             "les tests. Chaque comparaison (projet contre références) est faite dans un même lancement.", ""]
+             "les tests. Chaque partie porte la date de sa mesure ; chaque comparaison (projet contre références) "
+             "est faite dans un même lancement, sur une même machine.", ""]
     if stale:
         lines += [f"Attention : parties mesurées avec un modèle antérieur : {', '.join(stale)}.", ""]
     (q, q_at), (s, s_at) = parts["quality"], parts["serving"]
+    fresh = {}
     if q:
         section = quality_section(q["result"])
-        lines += section[:2] + [f"Mesuré le {q_at}.", ""] + section[2:]
+        fresh["quality"] = section[:2] + [f"Mesuré le {q_at}.", ""] + section[2:]
     if s:
         section = serving_section(s["result"])
-        lines += section[:2] + [f"Mesuré le {s_at}.", ""] + section[2:]
+        fresh["serving"] = section[:2] + [f"Mesuré le {s_at}.", ""] + section[2:]
     if parts["profile"][0]:
-        lines += profile_section(parts["profile"][0]["result"], parts["profile"][1])
+        fresh["profile"] = profile_section(parts["profile"][0]["result"], parts["profile"][1])
     if q and s:
         from mesdonnees.model_store import metadata_path
 
         meta = metadata_path(model)
         main_train = (f"{json.loads(meta.read_text())['train_seconds']:.0f} s" if meta.exists()
                       else "inconnu (modèle entraîné avant l'enregistrement de cette mesure)")
-        lines += cost_section(q["result"], s["result"], model, main_train)
+        fresh["cost"] = cost_section(q["result"], s["result"], model, main_train)
         charts(q["result"], s["result"])
     if parts["scaling"][0]:
-        scaled = dict(parts["scaling"][0]["result"])
-        if parts["facts"][0]:
-            scaled["facts"] = parts["facts"][0]["result"]
-        lines += scaling_section(scaled, parts["scaling"][1])
-    missing = [name for name, (value, _) in parts.items() if not value]
+        fresh["scaling"] = scaling_section(parts["scaling"][0]["result"], parts["scaling"][1])
+    if parts["facts"][0]:
+        fresh["facts"] = facts_section(parts["facts"][0]["result"], parts["facts"][1])
+    # Results stay on the machine that measured them (var/): a section not measured here is
+    # kept from the report as it was, with its own date, rather than dropped.
+    kept = previous_sections(DOCS / "benchmarks.md")
+    missing = []
+    for name in SECTIONS:
+        body = fresh.get(name) or kept.get(name)
+        if body is None:
+            missing.append(name)
+            continue
+        lines += [SECTION_START.format(name), *body, SECTION_END.format(name)]
     if missing:
-        lines += ["## Non mesuré dans ce rapport", "", f"Parties jamais lancées ici : {', '.join(missing)}.", ""]
+        lines += ["## Non mesuré dans ce rapport", "", f"Parties jamais lancées : {', '.join(missing)}.", ""]
     (DOCS / "benchmarks.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"Report: docs/benchmarks.md; charts in {CHARTS.relative_to(PROJECT_ROOT)}")
     return 0
