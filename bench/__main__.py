@@ -42,11 +42,12 @@ def quality_section(q) -> list:
     lines += ["", "Validation croisée à 5 plis sur les données d'entraînement (chaque question est prédite par un "
               "modèle qui ne l'a pas vue ; seuils choisis sur ces prédictions hors pli, même règle). "
               "« Sans seuil » : le premier fait proposé, sans refus possible.", "",
-              "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet recevant un fait | sûr et faux | seuils |",
-              "|---|---:|---:|---:|---:|---:|---|"]
+              "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s in q["cv"]:
         r = s.report
         lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | "
+                     f"{pct(r.oos_precision)} | {pct(r.oos_recall)} | "
                      f"{pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | {s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |")
     if len(q["cv"]) == 1:
         lines += ["", "La validation croisée des pipelines Rasa (5 entraînements chacun) se lance avec "
