@@ -23,20 +23,22 @@ _migrated: set = set()
 _migrate_lock = threading.Lock()
 
 
+def sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
+    """On every new SQLite connection: write-ahead log (one sync per commit, and readers no
+    longer block the writer; `synchronous` stays FULL, so a commit is durable) and foreign keys."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30}, future=True)
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _record):  # noqa: ANN001
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        sa.event.listen(engine, "connect", sqlite_pragmas)
         return engine
     # pool_pre_ping: a connection broken by a database restart is replaced, not reused.
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)

@@ -26,6 +26,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine.url import make_url
 
 from mesdonnees import rasa_speedups, settings
+from mesdonnees.database import sqlite_pragmas
 from mesdonnees.pii import VALUE_MASK, mask_text, mask_value
 
 logger = logging.getLogger(__name__)
@@ -61,14 +62,6 @@ def mask_event_dict(data: Dict[str, Any], known_values: Iterable[str]) -> Dict[s
     return masked
 
 
-def _sqlite_write_ahead_log(connection: Any, _record: Any) -> None:
-    """Write-ahead log: one sync per commit instead of several, and the console's reads
-    no longer block the assistant's writes. `synchronous` stays FULL: a commit is durable."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
-
-
 def _engine(url: Any) -> sa.engine.Engine:
     if url.get_backend_name() != "sqlite" or not url.database:
         # Replace connections a database restart broke instead of failing a citizen's message.
@@ -79,7 +72,7 @@ def _engine(url: Any) -> sa.engine.Engine:
     # uses them from its event loop only, one at a time.
     engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8,
                               connect_args={"check_same_thread": False})
-    sa.event.listen(engine, "connect", _sqlite_write_ahead_log)
+    sa.event.listen(engine, "connect", sqlite_pragmas)  # WAL: the console's reads don't block saves
     return engine
 
 

@@ -1,6 +1,7 @@
 """The widget in a real browser (Debian's Chromium driven by Playwright), against the real servers."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -13,15 +14,30 @@ pytestmark = pytest.mark.servers
 AXE = PROJECT_ROOT / "webapp" / "static" / "vendor" / "axe.min.js"
 
 
+CHAT_SOCKET = re.compile(r".*/socket\.io/.*")
+
+
+@contextlib.contextmanager
+def widget_page(browser, web_app, chat_socket=None):
+    """The demo page in a fresh browser context; `chat_socket(route)`, if given, handles the
+    widget's WebSocket to the Rasa server (Playwright's WebSocketRoute)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        if chat_socket is not None:
+            page.route_web_socket(CHAT_SOCKET, chat_socket)
+        page.goto(web_app.url + "/")
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, web_app):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(web_app.url + "/")
-    yield page
-    context.close()
+    with widget_page(browser, web_app) as page:
+        yield page
 
 
 def open_widget(page):
@@ -148,37 +164,33 @@ def test_accessibility_audit_and_screenshots(browser, web_app, results_dir):
 @pytest.fixture
 def flaky_service_page(browser, web_app):
     """The widget page, with the chat service's WebSocket under the test's control."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    page = context.new_page()
-    page.service_up = True
-    page.sockets = []
+    service = {"up": True, "sockets": []}
 
     def route(socket):
-        page.sockets.append(socket)
-        if page.service_up:
+        service["sockets"].append(socket)
+        if service["up"]:
             socket.connect_to_server()
         else:
             socket.close()  # refused: as if the chat service were down
 
-    page.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
-    page.goto(web_app.url + "/")
-    yield page
-    context.close()
+    with widget_page(browser, web_app, route) as page:
+        page.service = service
+        yield page
 
 
 def test_outage_keeps_the_message_and_sends_it_on_retry(flaky_service_page):
     page = flaky_service_page
-    page.service_up = False
+    page.service["up"] = False
     open_widget(page)
     page.get_by_label("Votre question").fill("Qu'est-ce que le Health Data Hub ?")
     page.get_by_role("button", name="Envoyer").click()
     status = page.locator(".mds-status")
     status.get_by_text("Le service est injoignable pour le moment. Votre message est conservé.").wait_for(timeout=45000)
-    assert len(page.sockets) >= 2  # the widget tried again by itself before giving up
+    assert len(page.service["sockets"]) >= 2  # the widget tried again by itself before giving up
     assert page.locator(".mds-user").last.inner_text().endswith("Qu'est-ce que le Health Data Hub ?")
     assert page.locator(".mds-bot").count() == 0
 
-    page.service_up = True
+    page.service["up"] = True
     status.get_by_role("button", name="Réessayer").click()
     page.locator(".mds-bot").first.wait_for(timeout=30000)
     assert "Health Data Hub" in page.locator(".mds-bot").first.inner_text()
@@ -190,12 +202,12 @@ def test_dropped_connection_reconnects_to_the_same_conversation(flaky_service_pa
     open_widget(page)
     ask(page, "Qu'est-ce que le Health Data Hub ?")
     session = page.evaluate("Object.values(localStorage).map(JSON.parse)[0].sessionId")
-    connections = len(page.sockets)
+    connections = len(page.service["sockets"])
 
-    page.sockets[-1].close()  # the server side goes away mid-conversation
+    page.service["sockets"][-1].close()  # the server side goes away mid-conversation
     page.locator(".mds-status").get_by_text("Connexion interrompue, reconnexion en cours…").wait_for(timeout=5000)
     page.locator(".mds-status").wait_for(state="hidden", timeout=30000)
-    assert len(page.sockets) == connections + 1
+    assert len(page.service["sockets"]) == connections + 1
 
     answer = ask(page, "Et qui héberge les données ?")
     assert "Microsoft" in answer.inner_text()
@@ -204,8 +216,6 @@ def test_dropped_connection_reconnects_to_the_same_conversation(flaky_service_pa
 
 def test_progress_arriving_late_still_joins_its_question(browser, web_app):
     """On a busy server the custom part of a reply (form progress) can come after the text."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    page = context.new_page()
     delayed = []
 
     def route(socket):
@@ -219,9 +229,7 @@ def test_progress_arriving_late_still_joins_its_question(browser, web_app):
 
         server.on_message(from_server)
 
-    page.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
-    page.goto(web_app.url + "/")
-    try:
+    with widget_page(browser, web_app, route) as page:
         open_widget(page)
         question = ask(page, "je veux faire effacer mes données")
         assert delayed, "the form progress came in the same frame as the text: nothing was delayed"
@@ -229,5 +237,3 @@ def test_progress_arriving_late_still_joins_its_question(browser, web_app):
         assert question.get_by_role("button", name="Un projet de recherche du Health Data Hub").count() == 1
         page.reload()  # what the widget stored is the same single, complete reply
         assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
-    finally:
-        context.close()
