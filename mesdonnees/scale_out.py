@@ -1,7 +1,7 @@
 """Lock store and event broker chosen by the environment (one endpoints.yml for all setups).
 
-- Lock store: Rasa's RedisLockStore when REDIS_URL is set (several Rasa servers then
-  serialise each conversation's messages), else the in-memory lock store (one server).
+- Lock store: `RedisTicketLockStore` when REDIS_URL is set (several Rasa servers then
+  serialise each conversation's messages), else Rasa's in-memory lock store (one server).
 - Event broker: Rasa's RabbitMQ (pika) broker when RABBITMQ_URL is set, else none.
 """
 from __future__ import annotations
@@ -9,26 +9,123 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Optional
+import time
+from collections import deque
+from typing import Any, AsyncContextManager, Optional, Text
 from urllib.parse import unquote, urlparse
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock import Ticket, TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
+# How often a message waiting for its conversation's lock looks again (Rasa's default: 1 s,
+# which adds up to a second to every message that arrives while another is processed).
+LOCK_POLL_SECONDS = 0.05
 
-def redis_lock_store(url: str, key_prefix: Optional[str] = None) -> RedisLockStore:
-    parsed = urlparse(url)
-    return RedisLockStore(
-        host=parsed.hostname or "localhost",
-        port=parsed.port or 6379,
-        db=int((parsed.path or "/0").lstrip("/") or 0),
-        password=unquote(parsed.password) if parsed.password else None,
-        use_ssl=parsed.scheme == "rediss",
-        key_prefix=key_prefix,
-    )
+# Issue a ticket in one step: the next number and its place in the queue, so that no other
+# server can see a later ticket without the earlier one.
+_ISSUE_TICKET = """
+local number = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], ARGV[1], number)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return number
+"""
+
+
+class RedisTicketLockStore(LockStore):
+    """Rasa's ticket lock (one message of a conversation at a time, in arrival order), kept
+    in Redis with atomic operations only, so that several Rasa servers can share it.
+
+    Rasa 3.6's `RedisLockStore` reads a conversation's whole lock, changes it and writes it
+    back. Two servers doing so at once overwrite each other: a ticket is lost or comes back
+    after it was served, and the messages behind it wait forever (our two-server test hung
+    on a burst of simultaneous messages). Here each conversation has a counter (`INCR` gives
+    ticket numbers) and a sorted set of its pending tickets scored by expiry time; issuing,
+    serving and expiring a ticket are each one Redis command or script. An empty sorted set
+    disappears by itself, so there is nothing to delete that another server could still need.
+    """
+
+    def __init__(self, client: Any, key_prefix: Optional[Text] = None) -> None:
+        self.red = client
+        prefix = key_prefix if key_prefix and key_prefix.isalnum() else ""
+        if key_prefix and not prefix:
+            logger.warning("REDIS_LOCK_PREFIX must be alphanumeric; using no prefix")
+        self.key_prefix = f"{prefix}:ticket-lock:" if prefix else "ticket-lock:"
+        self._issue = client.register_script(_ISSUE_TICKET)
+        super().__init__()
+
+    @classmethod
+    def from_url(cls, url: Text, key_prefix: Optional[Text] = None) -> "RedisTicketLockStore":
+        import redis
+
+        parsed = urlparse(url)
+        client = redis.StrictRedis(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or 6379,
+            db=int((parsed.path or "/0").lstrip("/") or 0),
+            password=unquote(parsed.password) if parsed.password else None,
+            ssl=parsed.scheme == "rediss",
+            socket_timeout=10,
+        )
+        return cls(client, key_prefix)
+
+    def _keys(self, conversation_id: Text) -> tuple:
+        base = self.key_prefix + conversation_id
+        return base + ":tickets", base + ":last-issued"
+
+    def lock(  # type: ignore[override]
+        self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = LOCK_POLL_SECONDS,
+    ) -> AsyncContextManager[TicketLock]:
+        return super().lock(conversation_id, lock_lifetime, wait_time_in_seconds)
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        tickets, last_issued = self._keys(conversation_id)
+        try:
+            # Both keys outlive the last ticket, so numbers never restart under a live ticket.
+            return int(self._issue(keys=[tickets, last_issued],
+                                   args=[time.time() + lock_lifetime, int(lock_lifetime * 2000) + 1000]))
+        except Exception as error:
+            raise LockError(f"Error while issuing a ticket: {error}") from error
+
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        tickets, _ = self._keys(conversation_id)
+        pipe = self.red.pipeline()
+        pipe.zremrangebyscore(tickets, "-inf", time.time())
+        pipe.zrange(tickets, 0, -1, withscores=True)
+        _, entries = pipe.execute()
+        if not entries:
+            return None
+        ordered = sorted((int(number), expires) for number, expires in entries)
+        return TicketLock(conversation_id, deque(Ticket(number, expires) for number, expires in ordered))
+
+    def update_lock(self, conversation_id: Text) -> None:
+        self.red.zremrangebyscore(self._keys(conversation_id)[0], "-inf", time.time())
+
+    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+        self.red.zrem(self._keys(conversation_id)[0], ticket_number)
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        # Rasa deletes the lock when it looks unused; between its look and its delete another
+        # server may issue a ticket, which the delete would throw away. Serving the ticket is
+        # enough: the sorted set vanishes with its last ticket.
+        self.finish_serving(conversation_id, ticket_number)
+
+    def save_lock(self, lock: TicketLock) -> None:
+        tickets, _ = self._keys(lock.conversation_id)
+        pipe = self.red.pipeline()
+        pipe.delete(tickets)
+        if lock.tickets:
+            pipe.zadd(tickets, {str(t.number): t.expires for t in lock.tickets})
+            pipe.expireat(tickets, int(max(t.expires for t in lock.tickets)) + 1)
+        pipe.execute()
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        self._log_deletion(conversation_id, bool(self.red.delete(*self._keys(conversation_id))))
 
 
 class EnvironmentLockStore:
@@ -38,7 +135,7 @@ class EnvironmentLockStore:
         url = os.environ.get("REDIS_URL")
         if url:
             logger.info("lock store: Redis")
-            return redis_lock_store(url, os.environ.get("REDIS_LOCK_PREFIX") or None)
+            return RedisTicketLockStore.from_url(url, os.environ.get("REDIS_LOCK_PREFIX") or None)
         return InMemoryLockStore()
 
 
