@@ -92,6 +92,19 @@ class RedisTicketLockStore(LockStore):
         except Exception as error:
             raise LockError(f"Error while issuing a ticket: {error}") from error
 
+    async def _acquire_lock(self, conversation_id: Text, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        # Rasa keeps waiting after the message's own ticket expired, for as long as other
+        # messages keep the lock busy. Here a message waits at most its ticket's lifetime
+        # (TICKET_LOCK_LIFETIME, 60 s), then fails with LockError, which the channels turn
+        # into a "please try again" reply.
+        while True:
+            lock = self.get_lock(conversation_id)
+            if lock is None or all(t.number != ticket for t in lock.tickets):
+                raise LockError(f"Ticket {ticket} expired before its turn came")
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         tickets, _ = self._keys(conversation_id)
         pipe = self.red.pipeline()

@@ -102,6 +102,24 @@ def test_a_ticket_left_by_a_crashed_server_blocks_only_until_it_expires(prefix):
     assert 0.3 < waited < 5
 
 
+def test_a_message_waits_no_longer_than_its_own_ticket_lives(prefix):
+    from rasa.core.lock_store import LockError
+
+    stuck, alive = server(prefix), server(prefix)
+    stuck.issue_ticket("stuck", lock_lifetime=30)  # a message processed for far too long
+
+    async def next_message():
+        async with alive.lock("stuck", lock_lifetime=0.5):
+            pass
+
+    started = time.monotonic()
+    with pytest.raises(LockError):
+        asyncio.run(asyncio.wait_for(next_message(), timeout=10))
+    assert time.monotonic() - started < 5
+    tickets_key, _ = alive._keys("stuck")
+    assert redis.StrictRedis.from_url(REDIS_URL).zcard(tickets_key) == 1  # only the stuck one is left
+
+
 def test_a_redis_outage_is_a_lock_error_not_a_hang():
     from rasa.core.lock_store import LockError
 
