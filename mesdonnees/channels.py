@@ -10,7 +10,7 @@ import inspect
 import os
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Union
 
 import rasa.core.actions.action as _rasa_actions
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -27,6 +27,8 @@ from mesdonnees.message_guard import (
     RATE_LIMITED_MESSAGE,
     UNAVAILABLE_MESSAGE,
     RateLimiter,
+    RedisRateLimiter,
+    rate_limiter_from_environment,
     check_text,
     valid_sender,
 )
@@ -57,8 +59,8 @@ def client_address(request: Request) -> str:
 class GuardedRestInput(RestInput):
     """Rasa's REST channel, guarded."""
 
-    def __init__(self, rate_limiter: Optional[RateLimiter] = None) -> None:
-        self.rate_limiter = rate_limiter or RateLimiter()
+    def __init__(self, rate_limiter: Optional[Union[RateLimiter, RedisRateLimiter]] = None) -> None:
+        self.rate_limiter = rate_limiter or rate_limiter_from_environment()
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GuardedRestInput":
@@ -141,9 +143,9 @@ class GuardedSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel, guarded, with session persistence that works on any
     python-socketio version (RasaHQ/rasa#13027: `enter_room` became a coroutine)."""
 
-    def __init__(self, *args: Any, rate_limiter: Optional[RateLimiter] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, rate_limiter: Optional[Union[RateLimiter, RedisRateLimiter]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rate_limiter = rate_limiter or RateLimiter()
+        self.rate_limiter = rate_limiter or rate_limiter_from_environment()
         self._client_of_sid: Dict[str, str] = {}
 
     @classmethod

@@ -7,16 +7,21 @@ read as plain text, so nobody can set slots or skip validation by typing an inte
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import time
 import unicodedata
+import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, Optional, Tuple, Union
 
 from mesdonnees.facts import REQUEST_KINDS, default_catalogue
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_CHARS = 1000
 MAX_SENDER_CHARS = 128
@@ -98,10 +103,10 @@ def valid_sender(sender: object) -> bool:
 
 
 class RateLimiter:
-    """Sliding-window limit of messages per client (in-process, per Rasa server)."""
+    """Sliding-window limit of messages per client (in-process: one Rasa server)."""
 
     def __init__(self, per_minute: Optional[int] = None, window: float = 60.0):
-        self.limit = per_minute if per_minute is not None else int(os.environ.get("RATE_LIMIT_PER_MINUTE", "30"))
+        self.limit = per_minute if per_minute is not None else _rate_limit_from_environment()
         self.window = window
         self._hits: Dict[str, Deque[float]] = {}
 
@@ -119,6 +124,69 @@ class RateLimiter:
         if len(self._hits) > 100_000:  # bound memory under address scanning
             self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
         return True, 0
+
+
+def _rate_limit_from_environment() -> int:
+    return int(os.environ.get("RATE_LIMIT_PER_MINUTE", "30"))
+
+
+# One client's hits in the window, as a sorted set scored by time; counting and adding in one
+# script, so that two servers cannot both let through the message that reaches the limit.
+_SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
+return false
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding window, shared by every Rasa server through Redis (REDIS_URL).
+
+    With one limiter per server, a client whose messages the load balancer spreads over
+    two servers would get twice RATE_LIMIT_PER_MINUTE. Clients are keys derived from their
+    address by a hash, kept one window long (Redis runs without persistence in docker/).
+    If Redis does not answer, messages are let through: the limit is a guard, not a
+    reason to stop answering.
+    """
+
+    def __init__(self, client: Any, per_minute: Optional[int] = None, window: float = 60.0,
+                 key_prefix: Optional[str] = None) -> None:
+        self.limit = per_minute if per_minute is not None else _rate_limit_from_environment()
+        self.window = window
+        self.red = client
+        self.key_prefix = f"{key_prefix}:rate-limit:" if key_prefix and key_prefix.isalnum() else "rate-limit:"
+        self._hit = client.register_script(_SLIDING_WINDOW)
+
+    def _key(self, client: str) -> str:
+        return self.key_prefix + hashlib.sha256(f"mes-donnees-de-sante:{client}".encode()).hexdigest()[:32]
+
+    def allow(self, client: str, now: Optional[float] = None) -> Tuple[bool, int]:
+        """(allowed, seconds to wait)."""
+        if self.limit <= 0:
+            return True, 0
+        now = time.time() if now is None else now
+        try:
+            oldest = self._hit(keys=[self._key(client)], args=[now, self.window, self.limit, f"{now}:{uuid.uuid4().hex}"])
+        except Exception as error:  # redis.RedisError and socket errors: fail open
+            logger.warning("rate limit not checked, Redis unavailable: %s", type(error).__name__)
+            return True, 0
+        if oldest is None:
+            return True, 0
+        return False, max(1, int(float(oldest) + self.window - now) + 1)
+
+
+def rate_limiter_from_environment() -> Union[RateLimiter, RedisRateLimiter]:
+    """Shared by all Rasa servers when REDIS_URL is set, in-process otherwise."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        from mesdonnees.scale_out import redis_client
+
+        return RedisRateLimiter(redis_client(url), key_prefix=os.environ.get("REDIS_LOCK_PREFIX") or None)
+    return RateLimiter()
 
 
 RATE_LIMITED_MESSAGE = (

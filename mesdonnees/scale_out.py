@@ -36,6 +36,14 @@ return number
 """
 
 
+def redis_client(url: Text) -> Any:
+    """A Redis client for REDIS_URL (redis://, rediss://) that gives up quickly when Redis
+    does not answer."""
+    import redis
+
+    return redis.StrictRedis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
 class RedisTicketLockStore(LockStore):
     """Rasa's ticket lock (one message of a conversation at a time, in arrival order), kept
     in Redis with atomic operations only, so that several Rasa servers can share it.
@@ -60,18 +68,7 @@ class RedisTicketLockStore(LockStore):
 
     @classmethod
     def from_url(cls, url: Text, key_prefix: Optional[Text] = None) -> "RedisTicketLockStore":
-        import redis
-
-        parsed = urlparse(url)
-        client = redis.StrictRedis(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 6379,
-            db=int((parsed.path or "/0").lstrip("/") or 0),
-            password=unquote(parsed.password) if parsed.password else None,
-            ssl=parsed.scheme == "rediss",
-            socket_timeout=10,
-        )
-        return cls(client, key_prefix)
+        return cls(redis_client(url), key_prefix)
 
     def _keys(self, conversation_id: Text) -> tuple:
         base = self.key_prefix + conversation_id

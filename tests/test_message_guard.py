@@ -69,3 +69,80 @@ def test_rate_limiter_window():
     assert not allowed and 1 <= wait <= 31
     assert limiter.allow("other", now=30)[0]
     assert limiter.allow("ip", now=61)[0]
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix():
+    import uuid
+
+    import redis
+
+    prefix = "test" + uuid.uuid4().hex[:10]
+    yield prefix
+    client = redis.StrictRedis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def shared_limiter(prefix, per_minute, window=60.0):
+    """One Rasa server's limiter, with its own Redis connection."""
+    from mesdonnees.message_guard import RedisRateLimiter
+    from mesdonnees.scale_out import redis_client
+
+    return RedisRateLimiter(redis_client(REDIS_URL), per_minute=per_minute, window=window, key_prefix=prefix)
+
+
+def test_the_rate_limit_holds_across_servers_sharing_redis(redis_prefix):
+    first, second = shared_limiter(redis_prefix, 3), shared_limiter(redis_prefix, 3)
+    assert [first.allow("ip")[0], second.allow("ip")[0], first.allow("ip")[0]] == [True, True, True]
+    allowed, wait = second.allow("ip")
+    assert not allowed and 1 <= wait <= 61
+    assert first.allow("other-ip")[0]
+
+
+def test_the_shared_window_slides(redis_prefix):
+    limiter = shared_limiter(redis_prefix, 2, window=60.0)
+    assert [limiter.allow("ip", now=t)[0] for t in (1000, 1001, 1002)] == [True, True, False]
+    allowed, wait = limiter.allow("ip", now=1030)
+    assert not allowed and wait == 31
+    assert limiter.allow("ip", now=1060.5)[0]  # the first hit left the window
+
+
+def test_simultaneous_messages_on_two_servers_never_exceed_the_limit(redis_prefix):
+    from concurrent.futures import ThreadPoolExecutor
+
+    servers = [shared_limiter(redis_prefix, 10), shared_limiter(redis_prefix, 10)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        verdicts = list(pool.map(lambda i: servers[i % 2].allow("burst")[0], range(40)))
+    assert verdicts.count(True) == 10
+
+
+def test_the_client_address_is_not_stored_in_redis(redis_prefix):
+    import redis
+
+    shared_limiter(redis_prefix, 5).allow("203.0.113.7")
+    keys = [k.decode() for k in redis.StrictRedis.from_url(REDIS_URL).scan_iter(f"{redis_prefix}:*")]
+    assert len(keys) == 1 and "203.0.113.7" not in keys[0]
+    assert 0 < redis.StrictRedis.from_url(REDIS_URL).pttl(keys[0]) <= 60_000
+
+
+def test_an_unreachable_redis_lets_messages_through(caplog):
+    from mesdonnees.message_guard import RedisRateLimiter
+    from mesdonnees.scale_out import redis_client
+
+    limiter = RedisRateLimiter(redis_client("redis://127.0.0.1:1/0"), per_minute=1)
+    assert limiter.allow("203.0.113.7") == (True, 0) and limiter.allow("203.0.113.7") == (True, 0)
+    assert "Redis unavailable" in caplog.text and "203.0.113.7" not in caplog.text
+
+
+def test_redis_url_selects_the_shared_limiter(monkeypatch):
+    from mesdonnees.message_guard import RedisRateLimiter, rate_limiter_from_environment
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert isinstance(rate_limiter_from_environment(), RateLimiter)
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    assert isinstance(rate_limiter_from_environment(), RedisRateLimiter)

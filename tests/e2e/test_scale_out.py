@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from tests.databases import POSTGRES_ADMIN_URL, fresh_postgres_database
@@ -186,3 +187,26 @@ def test_one_server_stops_mid_conversation_and_the_other_continues(cluster):
         if step:
             assert custom(replies, "form")[-1]["step"] == step
     assert len(cluster.requests_of(sender)) == 1
+
+
+def test_the_rate_limit_is_shared_by_both_servers(cluster):
+    """One client spread over two servers gets RATE_LIMIT_PER_MINUTE once, not once per server."""
+    env = {
+        "TRACKER_STORE_URL": cluster.tracker_url, "DATABASE_URL": cluster.app_url, "REDIS_URL": REDIS_URL,
+        "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8], "RATE_LIMIT_PER_MINUTE": "4",
+    }
+    servers = [RasaServer(cluster.workdir, action_url=cluster.action_server.url,
+                          tracker_store_url=cluster.tracker_url, env=env) for _ in range(2)]
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=2) as pool:
+        for server in servers:
+            stack.callback(server.stop)
+        list(pool.map(lambda server: server.start(), servers))  # start both at once
+        statuses = []
+        for i in range(8):
+            response = requests.post(f"{servers[i % 2].url}/webhooks/rest/webhook",
+                                     json={"sender": f"limited-{i}", "message": "bonjour"}, timeout=60)
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert response.json()["error"] == "rate_limited"
+                assert 1 <= int(response.headers["Retry-After"]) <= 61
+    assert statuses == [200] * 4 + [429] * 4
