@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from mesdonnees.pii import contains_nir
-from mesdonnees import rasa_speedups
+from mesdonnees import rasa_speedups, settings
 from mesdonnees.message_guard import (
     RATE_LIMITED_MESSAGE,
     UNAVAILABLE_MESSAGE,
@@ -53,7 +53,15 @@ def _error(status: int, code: str, message: str) -> HTTPResponse:
 
 
 def client_address(request: Request) -> str:
-    return request.remote_addr or request.ip or "unknown"
+    return settings.client_address(request.ip, request.headers.get("x-forwarded-for"))
+
+
+def socketio_client_address(environ: Dict[str, Any]) -> str:
+    # python-engineio's Sanic driver writes REMOTE_ADDR = 127.0.0.1 for every client; the
+    # connection's real peer is on the Sanic request it keeps in the environ.
+    request = environ.get("sanic.request")
+    peer = getattr(request, "ip", None) or environ.get("REMOTE_ADDR")
+    return settings.client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"))
 
 
 class GuardedRestInput(RestInput):
@@ -164,7 +172,7 @@ class GuardedSocketIOInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
-            self._client_of_sid[sid] = str(environ.get("REMOTE_ADDR") or "unknown")
+            self._client_of_sid[sid] = socketio_client_address(environ)
             return True
 
         @sio.on("disconnect", namespace=self.namespace)

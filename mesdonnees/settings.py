@@ -50,6 +50,27 @@ def conversation_retention_days() -> int:
     return int(os.environ.get("CONVERSATION_RETENTION_DAYS", "90"))
 
 
+def trusted_proxy_count() -> int:
+    """How many reverse proxies in front of the servers append to X-Forwarded-For (nginx in
+    docker/: 1). 0, the default, ignores the header: a client could write anything in it."""
+    try:
+        return max(0, int(os.environ.get("TRUSTED_PROXY_COUNT", "0")))
+    except ValueError:
+        return 0
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int | None = None) -> str:
+    """The citizen's address as the last trusted proxy saw it (as werkzeug's ProxyFix does):
+    the n-th address from the right of X-Forwarded-For when n proxies are trusted, else the
+    address of the connection itself."""
+    trusted = trusted_proxy_count() if trusted_proxies is None else trusted_proxies
+    if trusted and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        if len(hops) >= trusted:
+            return hops[-trusted]
+    return peer or "unknown"
+
+
 # Slots holding personal data: stored masked in conversation logs (SPEC §4).
 PERSONAL_SLOTS = frozenset(
     {"first_name", "last_name", "email", "wrong_data", "correct_data", "objection_reason", "status_email"}

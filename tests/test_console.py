@@ -86,6 +86,24 @@ def test_wrong_passwords_are_slowed_down(app):
     assert login(client).status_code == 429, "even the right password waits once throttled"
 
 
+def test_behind_the_proxy_one_address_throttled_does_not_lock_the_operator_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("MDS_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("TRUSTED_PROXY_COUNT", "1")
+    app_url = f"sqlite:///{tmp_path / 'app.db'}"
+    create_operator(RequestRepository(app_url), "agent.dpo", PASSWORD)
+    console_module._failures.clear()
+    application = create_app(app_url, f"sqlite:///{tmp_path / 'conversations.db'}")
+
+    def attempt(address, password):
+        client = application.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address  # what nginx appends
+        token = csrf(client, "/console/connexion")
+        return client.post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": password, "csrf": token})
+
+    assert 429 in [attempt("203.0.113.66", "wrong").status_code for _ in range(5)]
+    assert attempt("198.51.100.20", PASSWORD).status_code == 302  # the operator, from elsewhere
+
+
 def test_post_without_csrf_is_refused(app):
     client = app.test_client()
     login(client)

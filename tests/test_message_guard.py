@@ -146,3 +146,19 @@ def test_redis_url_selects_the_shared_limiter(monkeypatch):
     assert isinstance(rate_limiter_from_environment(), RateLimiter)
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     assert isinstance(rate_limiter_from_environment(), RedisRateLimiter)
+
+
+@pytest.mark.parametrize("peer, forwarded_for, trusted, expected", [
+    ("10.0.0.5", None, 0, "10.0.0.5"),
+    ("10.0.0.5", "198.51.100.7", 0, "10.0.0.5"),  # header ignored unless a proxy is trusted
+    ("10.0.0.5", "198.51.100.7", 1, "198.51.100.7"),
+    ("10.0.0.5", "203.0.113.1, 198.51.100.7", 1, "198.51.100.7"),  # what the client wrote is not trusted
+    ("10.0.0.5", "198.51.100.7, 10.0.0.9", 2, "198.51.100.7"),
+    ("10.0.0.5", "198.51.100.7", 2, "10.0.0.5"),  # fewer hops than proxies: the header is not whole
+    ("10.0.0.5", " , ", 1, "10.0.0.5"),
+    (None, None, 0, "unknown"),
+])
+def test_client_address(peer, forwarded_for, trusted, expected):
+    from mesdonnees.settings import client_address
+
+    assert client_address(peer, forwarded_for, trusted) == expected

@@ -44,6 +44,10 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    if settings.trusted_proxy_count():  # behind nginx: the operator's address, for login throttling
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count(), x_proto=0, x_host=0)
     repository = RequestRepository(database_url or settings.database_url())
     app.config.update(
         REPOSITORY=repository,

@@ -1,6 +1,7 @@
-"""Faults and abuse: action server down then back, rate limit — on a second real server."""
+"""Faults and abuse: action server down then back, rate limit per client — on a second real server."""
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 import uuid
@@ -22,7 +23,8 @@ def fragile(servers_dir, app_database_url, tmp_path_factory):
     server = RasaServer(
         workdir, action_url=f"http://127.0.0.1:{action_port}",
         tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
-        env={"DATABASE_URL": app_database_url, "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT), "ACTION_TIMEOUT_SECONDS": "3"},
+        env={"DATABASE_URL": app_database_url, "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT), "ACTION_TIMEOUT_SECONDS": "3",
+             "TRUSTED_PROXY_COUNT": "1"},
     ).start()
     action_server = ActionServer(workdir, env={"DATABASE_URL": app_database_url}, port=action_port)
     yield server, action_server
@@ -69,3 +71,56 @@ def test_rate_limit_answers_429_in_french(fragile):
             assert int(response.headers["Retry-After"]) >= 1
             break
     assert statuses[-1] == 429 and all(s == 200 for s in statuses[:-1])
+
+
+def rest_statuses(server, count, forwarded_for=None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return [
+        requests.post(f"{server.url}/webhooks/rest/webhook", json={"sender": f"proxied-{uuid.uuid4().hex[:6]}",
+                      "message": "bonjour"}, headers=headers, timeout=30).status_code
+        for _ in range(count)
+    ]
+
+
+def test_behind_the_proxy_each_citizen_has_their_own_limit(fragile):
+    server, _ = fragile
+    assert rest_statuses(server, RATE_LIMIT + 1, "198.51.100.7") == [200] * RATE_LIMIT + [429]
+    assert rest_statuses(server, 1, "198.51.100.8") == [200]  # another citizen behind the same proxy
+    # The proxy appends the address it saw; what the client wrote before it is not trusted.
+    assert rest_statuses(server, 1, "198.51.100.9, 198.51.100.7") == [429]
+
+
+async def socketio_flood(url, source_address, count):
+    """`count` messages at once over socket.io from a given local address; the replies."""
+    import aiohttp
+    import socketio
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source_address, 0)))
+    client = socketio.AsyncClient(reconnection=False, http_session=session)
+    received, confirmed = [], asyncio.Event()
+    client.on("session_confirm", lambda data: confirmed.set())
+    client.on("bot_uttered", lambda data: received.append(data))
+    session_id = f"flood-{uuid.uuid4().hex[:8]}"
+    try:
+        await client.connect(url, socketio_path="/socket.io", transports=["polling"])
+        await client.emit("session_request", {"session_id": session_id})
+        await asyncio.wait_for(confirmed.wait(), 10)
+        for _ in range(count):
+            await client.emit("user_uttered", {"message": "bonjour", "session_id": session_id})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(1 for r in received if r.get("text")) < count:
+            await asyncio.sleep(0.2)
+        await client.disconnect()
+    finally:
+        await session.close()
+    return received
+
+
+def test_widget_users_are_limited_one_by_one_not_all_together(fragile):
+    """python-engineio gives every socket.io client the address 127.0.0.1: one flooding
+    citizen used to silence the widget for everyone."""
+    server, _ = fragile
+    flooded = asyncio.run(socketio_flood(server.url, "127.0.0.2", RATE_LIMIT + 1))
+    assert [r["custom"]["error"] for r in flooded if "error" in (r.get("custom") or {})] == ["rate_limited"]
+    other = asyncio.run(socketio_flood(server.url, "127.0.0.3", 1))
+    assert other and not any("error" in (r.get("custom") or {}) and r["custom"]["error"] == "rate_limited" for r in other)
