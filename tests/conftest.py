@@ -128,3 +128,12 @@ def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_por
     }).start()
     yield app
     app.stop()
+
+
+@pytest.fixture
+def redis_prefix():
+    """Redis keys of one test, under a fresh prefix (local Redis, as in production)."""
+    from tests.databases import fresh_redis_prefix
+
+    with fresh_redis_prefix() as prefix:
+        yield prefix

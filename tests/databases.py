@@ -1,4 +1,4 @@
-"""Throw-away application databases: a SQLite file, or a fresh PostgreSQL database."""
+"""Throw-away stores for tests: a SQLite file or a fresh PostgreSQL database; Redis keys under a fresh prefix."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +8,22 @@ import uuid
 import sqlalchemy as sa
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextlib.contextmanager
+def fresh_redis_prefix():
+    """An alphanumeric key prefix no other test uses; its keys are deleted afterwards."""
+    import redis
+
+    prefix = "test" + uuid.uuid4().hex[:10]
+    try:
+        yield prefix
+    finally:
+        client = redis.StrictRedis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
 
 
 @contextlib.contextmanager

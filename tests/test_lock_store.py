@@ -5,24 +5,18 @@ import asyncio
 import random
 import threading
 import time
-import uuid
 
 import pytest
 import redis
 
 from mesdonnees.scale_out import RedisTicketLockStore
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.databases import REDIS_URL
 
 
 @pytest.fixture
-def prefix():
-    prefix = "test" + uuid.uuid4().hex[:10]
-    yield prefix
-    client = redis.StrictRedis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
+def prefix(redis_prefix):
+    return redis_prefix
 
 
 def server(prefix):

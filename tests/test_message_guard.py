@@ -71,21 +71,7 @@ def test_rate_limiter_window():
     assert limiter.allow("ip", now=61)[0]
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis_prefix():
-    import uuid
-
-    import redis
-
-    prefix = "test" + uuid.uuid4().hex[:10]
-    yield prefix
-    client = redis.StrictRedis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
+from tests.databases import REDIS_URL  # noqa: E402
 
 
 def shared_limiter(prefix, per_minute, window=60.0):

@@ -12,11 +12,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.databases import POSTGRES_ADMIN_URL, fresh_postgres_database
+from tests.databases import POSTGRES_ADMIN_URL, REDIS_URL, fresh_postgres_database
 from tests.servers import ActionServer, RasaServer
 
 pytestmark = pytest.mark.servers
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class Cluster:
