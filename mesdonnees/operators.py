@@ -5,7 +5,7 @@ import datetime as dt
 import getpass
 import re
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -63,8 +63,14 @@ def authenticate(repo: RequestRepository, username: str, password: str) -> bool:
         return False
 
 
-def change_status(repo: RequestRepository, reference: str, new_status: str, reason: Optional[str], operator: str) -> None:
-    """Change a request's status and record who did it, in one transaction."""
+def change_status(repo: RequestRepository, reference: str, new_status: str, reason: Optional[str], operator: str,
+                  seen_status: Optional[str] = None) -> None:
+    """Change a request's status and record who did it, in one transaction.
+
+    `seen_status` is the status the operator had on screen: if another operator changed it
+    in the meantime, nothing is written and the error says who did what, instead of one
+    decision silently replacing the other.
+    """
     if new_status not in STATUSES:
         raise OperatorError("Statut inconnu.")
     reason = (reason or "").strip() or None
@@ -72,15 +78,34 @@ def change_status(repo: RequestRepository, reference: str, new_status: str, reas
         raise OperatorError("Un refus doit être motivé.")
     now = dt.datetime.now(dt.timezone.utc)
     with repo.engine.begin() as connection:
-        row = connection.execute(sa.select(gdpr_requests.c.id, gdpr_requests.c.status)
-                                 .where(gdpr_requests.c.reference == reference)).first()
+        query = sa.select(gdpr_requests.c.id, gdpr_requests.c.status).where(gdpr_requests.c.reference == reference)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()  # a concurrent change waits, then sees this one
+        row = connection.execute(query).first()
         if row is None:
             raise OperatorError("Demande introuvable.")
-        connection.execute(gdpr_requests.update().where(gdpr_requests.c.id == row.id).values(
-            status=new_status, status_reason=reason, updated_at=now))
+        if seen_status is not None and row.status != seen_status:
+            raise OperatorError(_changed_meanwhile(connection, row.id, row.status))
+        updated = connection.execute(gdpr_requests.update().where(
+            (gdpr_requests.c.id == row.id) & (gdpr_requests.c.status == row.status)
+        ).values(status=new_status, status_reason=reason, updated_at=now))
+        if updated.rowcount != 1:  # SQLite: another change landed between the read and this write
+            raise OperatorError(_changed_meanwhile(connection, row.id, None))
         connection.execute(request_status_changes.insert().values(
             request_id=row.id, old_status=row.status, new_status=new_status, reason=reason,
             changed_by=operator, changed_at=now))
+
+
+def _changed_meanwhile(connection: Any, request_id: int, status: Optional[str]) -> str:
+    last = connection.execute(
+        sa.select(request_status_changes.c.new_status, request_status_changes.c.changed_by, request_status_changes.c.changed_at)
+        .where(request_status_changes.c.request_id == request_id)
+        .order_by(request_status_changes.c.id.desc()).limit(1)).first()
+    if last is None:
+        return "La demande a été modifiée entre-temps : rechargez la page avant de changer son statut."
+    when = last.changed_at.strftime("%d/%m/%Y %H:%M")
+    return (f"Entre-temps, {last.changed_by} a passé cette demande au statut « {status or last.new_status} » "
+            f"({when}). Votre changement n'a pas été enregistré : vérifiez l'historique, puis recommencez si besoin.")
 
 
 def status_history(repo: RequestRepository, reference: str) -> List[dict]:

@@ -10,7 +10,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from mesdonnees.operators import create_operator
+from mesdonnees.operators import create_operator, status_history
 from mesdonnees.requests_repository import RequestRepository
 from mesdonnees.tracker_store import MaskingSQLTrackerStore
 from webapp import create_app
@@ -126,6 +126,32 @@ def test_status_change_is_recorded_in_the_audit_trail(app):
     assert "&lt;b&gt;Dupont&lt;/b&gt;" in page and "<b>Dupont</b>" not in page
     csv_text = client.get("/console/demandes.csv").get_data(as_text=True)
     assert "HDH-2026-000001" in csv_text and "refusée" in csv_text
+
+
+def test_a_decision_made_meanwhile_by_a_colleague_is_not_overwritten(app):
+    create_operator(app.config["REPOSITORY"], "agent.b", PASSWORD)
+    first, second = app.test_client(), app.test_client()
+    login(first)
+    token = csrf(second, "/console/connexion")
+    second.post("/console/connexion", data={"identifiant": "agent.b", "mot_de_passe": PASSWORD, "csrf": token})
+    path = "/console/demandes/HDH-2026-000001"
+    pages = [client.get(path).get_data(as_text=True) for client in (first, second)]  # both see « reçue »
+    seen = [re.search(r'name="statut_vu" value="([^"]+)"', page).group(1) for page in pages]
+    assert seen == ["reçue", "reçue"]
+    first.post(path, data={"statut": "en cours", "statut_vu": seen[0], "csrf": csrf(first, path)})
+    late = second.post(path, data={"statut": "refusée", "motif": "Exception art. 17.3", "statut_vu": seen[1],
+                                   "csrf": re.search(r'name="csrf" value="([^"]+)"', pages[1]).group(1)})
+    page = late.get_data(as_text=True)
+    assert late.status_code == 400
+    assert "agent.dpo a passé cette demande au statut « en cours »" in page and "n&#39;a pas été enregistré" in page
+    assert ">Exception art. 17.3</textarea>" in page and '<option value="refusée" selected>' in page  # kept for a retry
+    assert 'name="statut_vu" value="en cours"' in page
+    again = second.post(path, data={"statut": "refusée", "motif": "Exception art. 17.3", "statut_vu": "en cours",
+                                    "csrf": csrf(second, path)})
+    assert again.status_code == 302
+    history = status_history(app.config["REPOSITORY"], "HDH-2026-000001")
+    assert [(h["old_status"], h["new_status"], h["changed_by"]) for h in history][1:] == [
+        ("reçue", "en cours", "agent.dpo"), ("en cours", "refusée", "agent.b")]
 
 
 def test_citizen_script_shows_as_text_in_the_transcript(app):

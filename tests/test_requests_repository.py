@@ -113,6 +113,35 @@ def test_a_retried_submission_gives_one_row(database_url):
     assert repo.count() == 1
 
 
+def test_two_operators_deciding_at_once_one_wins_and_the_others_are_told(database_url):
+    from mesdonnees.operators import OperatorError, change_status
+
+    repo = RequestRepository(database_url)
+    fill_draft(repo, "contested")
+    reference = repo.submit("contested").reference
+    decisions = [(f"agent{i}", ("en cours", "traitée", "refusée")[i % 3]) for i in range(6)]
+
+    def decide(decision):
+        operator, status = decision
+        try:
+            change_status(repo, reference, status, "motif de la décision", operator, seen_status="reçue")
+            return operator
+        except OperatorError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(decide, decisions))
+    winners = [o for o in outcomes if o.startswith("agent")]
+    assert len(winners) == 1
+    winning_status = dict(decisions)[winners[0]]
+    told = [o for o in outcomes if not o.startswith("agent")]
+    assert all(f"{winners[0]} a passé cette demande au statut « {winning_status} »" in o for o in told), told
+    with engine_for(database_url).connect() as connection:
+        history = connection.execute(sa.text("SELECT old_status, new_status FROM request_status_changes ORDER BY id")).all()
+    assert [tuple(r) for r in history] == [(None, "reçue"), ("reçue", winning_status)]
+    assert repo.find_by_reference(reference).status == winning_status
+
+
 def test_database_down_raises_storage_unavailable():
     repo = RequestRepository("postgresql://postgres@127.0.0.1:1/nowhere")
     with pytest.raises(StorageUnavailable):

@@ -156,15 +156,19 @@ def request_detail(reference: str):
     error = None
     if request.method == "POST":
         try:
-            change_status(repository(), reference, request.form.get("statut", ""), request.form.get("motif"), g.operator)
+            change_status(repository(), reference, request.form.get("statut", ""), request.form.get("motif"), g.operator,
+                          seen_status=request.form.get("statut_vu") or None)
             return redirect(url_for("console.request_detail", reference=reference))
         except OperatorError as problem:
             error = str(problem)
     stored = repository().find_by_reference(reference) if len(reference) <= 20 else None
     if stored is None:
         abort(404)
+    # After an error the operator's choice and reason stay in the form.
+    chosen = request.form.get("statut") if error else None
     return render_template("console/request.html", request=stored, history=status_history(repository(), reference),
-                           statuses=STATUSES, error=error), (400 if error else 200)
+                           statuses=STATUSES, error=error, chosen_status=chosen,
+                           draft_reason=request.form.get("motif") if error else None), (400 if error else 200)
 
 
 # --- Conversations ----------------------------------------------------------------------------
