@@ -9,6 +9,7 @@ least the fact threshold: exactly the decisions the running assistant makes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -29,6 +30,12 @@ class Example:
     def fact_id(self) -> Optional[str]:
         prefix = f"{RETRIEVAL_INTENT}/"
         return self.intent[len(prefix):] if self.intent.startswith(prefix) else None
+
+
+def normalised(text: str) -> str:
+    """A question as a comparison key: lower case, no accents, words only."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return " ".join(re.findall(r"\w+", "".join(c for c in text if not unicodedata.combining(c))))
 
 
 def load_examples(path: Path) -> List[Example]:
