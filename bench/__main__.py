@@ -56,6 +56,29 @@ def quality_section(q) -> list:
     return lines
 
 
+CV_CARRIED = ("Lignes « Rasa » de la validation croisée mesurées le {} (`--rasa-folds=5`, 80 min environ) et "
+              "reprises du rapport précédent : ce lancement ne les a pas refaites ; leurs seuils sont choisis sur les "
+              "prédictions hors pli, pas sur le jeu de développement.")
+
+
+def carry_rasa_cross_validation(section: list, previous: list) -> list:
+    """A run without --rasa-folds keeps the Rasa cross-validation rows of the previous report, dated."""
+    rows = [line for line in previous if line.startswith("| Rasa") and "(5 plis)" in line]
+    if not rows:
+        return section
+    text = "\n".join(previous)
+    date = re.search(r"validation croisée mesurées le ([\d-]+ [\d:]+)", text) or re.search(r"Mesuré le ([\d-]+ [\d:]+)\.", text)
+    out = []
+    for line in section:
+        if line.startswith("La validation croisée des pipelines Rasa"):
+            out.append(CV_CARRIED.format(date.group(1) if date else "?"))
+            continue
+        out.append(line)
+        if line.startswith("| TF-IDF") and "(5 plis)" in line:
+            out += rows
+    return out
+
+
 def serving_rows(name, levels, rss=None):
     rows = []
     for c, load in sorted(levels.items()):
@@ -272,9 +295,12 @@ def main() -> int:
         lines += [f"Attention : parties mesurées avec un modèle antérieur : {', '.join(stale)}.", ""]
     (q, q_at), (s, s_at) = parts["quality"], parts["serving"]
     fresh = {}
+    kept = previous_sections(DOCS / "benchmarks.md")
     if q:
         section = quality_section(q["result"])
         fresh["quality"] = section[:2] + [f"Mesuré le {q_at}.", ""] + section[2:]
+        if len(q["result"]["cv"]) == 1:
+            fresh["quality"] = carry_rasa_cross_validation(fresh["quality"], kept.get("quality", []))
     if s:
         section = serving_section(s["result"])
         fresh["serving"] = section[:2] + [f"Mesuré le {s_at}.", ""] + section[2:]
@@ -294,7 +320,6 @@ def main() -> int:
         fresh["facts"] = facts_section(parts["facts"][0]["result"], parts["facts"][1])
     # Results stay on the machine that measured them (var/): a section not measured here is
     # kept from the report as it was, with its own date, rather than dropped.
-    kept = previous_sections(DOCS / "benchmarks.md")
     missing = []
     for name in SECTIONS:
         body = fresh.get(name) or kept.get(name)
