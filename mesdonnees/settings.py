@@ -28,7 +28,7 @@ def database_url() -> str:
 
 def fact_confidence_threshold() -> float:
     """Below this ResponseSelector confidence no fact is given (docs/fallback-threshold.md)."""
-    return float(os.environ.get("FACT_CONFIDENCE_THRESHOLD", "0.4"))
+    return float(os.environ.get("FACT_CONFIDENCE_THRESHOLD", "0.3"))
 
 
 def public_web_url() -> str:
