@@ -56,9 +56,10 @@ def quality_section(q) -> list:
     return lines
 
 
-CV_CARRIED = ("Lignes « Rasa » de la validation croisée mesurées le {} (`--rasa-folds=5`, 80 min environ) et "
-              "reprises du rapport précédent : ce lancement ne les a pas refaites ; leurs seuils sont choisis sur les "
-              "prédictions hors pli, pas sur le jeu de développement.")
+CV_CARRIED = ("Lignes « Rasa » de la validation croisée mesurées le {} (`--rasa-folds=5`, 80 min environ), avec "
+              "les données d'entraînement de ce moment-là, et reprises du rapport précédent : ce lancement ne les a "
+              "pas refaites. Si les données ont changé depuis, elles ne se comparent plus exactement à la ligne "
+              "TF-IDF ; leurs seuils sont choisis sur les prédictions hors pli, pas sur le jeu de développement.")
 
 
 def carry_rasa_cross_validation(section: list, previous: list) -> list:

@@ -132,6 +132,16 @@ def concurrent(url: str, concurrency: int, duration: float = 15.0) -> Load:
     return load
 
 
+def wait_for_all_workers(log: Path, count: int, timeout: float = 180) -> None:
+    """The server answers as soon as one Sanic worker is up; the others load the model for a
+    while longer, and a load measured meanwhile is that of fewer workers."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("up and running") < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fewer than {count} workers up after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
 def time_to_first_answer(server: RasaServer) -> float:
     started = time.monotonic()
     server.start()
@@ -209,6 +219,7 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
                               "REDIS_LOCK_PREFIX": "bench" + uuid.uuid4().hex[:6]})
     try:
         workers.start()
+        wait_for_all_workers(workdir / f"rasa-{workers.port}.log", count=2)
         results["workers_levels"] = measure(workers.url, levels=(10, 50), duration=duration)
         results["workers_rss_mb"] = rss_mb(workers.process.pid)
     except Exception as error:  # reported, not hidden
