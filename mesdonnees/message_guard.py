@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Deque, Dict, Optional, Tuple, Union
 
+from mesdonnees import settings
 from mesdonnees.facts import REQUEST_KINDS, default_catalogue
 
 logger = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class RedisRateLimiter:
         self.limit = per_minute if per_minute is not None else _rate_limit_from_environment()
         self.window = window
         self.red = client
-        self.key_prefix = f"{key_prefix}:rate-limit:" if key_prefix and key_prefix.isalnum() else "rate-limit:"
+        self.key_prefix = settings.redis_key_prefix(key_prefix, "rate-limit")
         self._hit = client.register_script(_SLIDING_WINDOW)
 
     def _key(self, client: str) -> str:

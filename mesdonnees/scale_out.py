@@ -19,6 +19,8 @@ from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from mesdonnees import settings
+
 logger = logging.getLogger(__name__)
 
 # How often a message waiting for its conversation's lock looks again (Rasa's default: 1 s,
@@ -59,10 +61,7 @@ class RedisTicketLockStore(LockStore):
 
     def __init__(self, client: Any, key_prefix: Optional[Text] = None) -> None:
         self.red = client
-        prefix = key_prefix if key_prefix and key_prefix.isalnum() else ""
-        if key_prefix and not prefix:
-            logger.warning("REDIS_LOCK_PREFIX must be alphanumeric; using no prefix")
-        self.key_prefix = f"{prefix}:ticket-lock:" if prefix else "ticket-lock:"
+        self.key_prefix = settings.redis_key_prefix(key_prefix, "ticket-lock")
         self._issue = client.register_script(_ISSUE_TICKET)
         super().__init__()
 

@@ -4,6 +4,7 @@ Every variable is documented in the README's configuration table.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def console_secret_key() -> str:
 
 def conversation_retention_days() -> int:
     return int(os.environ.get("CONVERSATION_RETENTION_DAYS", "90"))
+
+
+def redis_key_prefix(prefix: str | None, kind: str) -> str:
+    """Where one kind of Redis key lives: `PREFIX:kind:` (REDIS_LOCK_PREFIX, alphanumeric,
+    lets several deployments share a Redis) or `kind:`."""
+    if prefix and not prefix.isalnum():
+        logging.getLogger(__name__).warning("REDIS_LOCK_PREFIX must be alphanumeric; using no prefix")
+        prefix = None
+    return f"{prefix}:{kind}:" if prefix else f"{kind}:"
 
 
 def trusted_proxy_count() -> int:
