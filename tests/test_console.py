@@ -79,6 +79,26 @@ def test_login_logout_and_cookie_flags(app):
     assert client.get("/console/demandes").status_code == 302
 
 
+@pytest.mark.parametrize("target", ["/console/demandes\r\nSet-Cookie: x=1", "/console/demandes%0d%0aX: y",
+                                    "//evil.example/console/", "/console/\\evil", "https://evil.example/console/"])
+def test_login_return_path_never_breaks_headers_or_leaves_the_console(app, target):
+    client = app.test_client()
+    token = csrf(client, "/console/connexion")
+    response = client.post("/console/connexion", query_string={"suivant": target},
+                           data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD, "csrf": token})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "\r" not in location and "\n" not in location and "evil" not in location
+
+
+def test_login_returns_to_the_page_asked_for(app):
+    client = app.test_client()
+    token = csrf(client, "/console/connexion")
+    response = client.post("/console/connexion?suivant=/console/conversations",
+                           data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD, "csrf": token})
+    assert response.headers["Location"].endswith("/console/conversations")
+
+
 def test_wrong_passwords_are_slowed_down(app):
     client = app.test_client()
     statuses = [login(client, "wrong").status_code for _ in range(5)]

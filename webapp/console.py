@@ -77,6 +77,15 @@ def _login_delay(key: str) -> int:
     return max(0, int(attempts[-1] + wait - now))
 
 
+def safe_return_path(target: str) -> Optional[str]:
+    """Where to go after login: a console path only, never another site nor a header break."""
+    if not target.startswith("/console/") or len(target) > 500:
+        return None
+    if "//" in target or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    return target
+
+
 @console.route("/connexion", methods=["GET", "POST"])
 def login():
     error = None
@@ -92,8 +101,7 @@ def login():
             session.clear()
             session["operator"] = username
             session.permanent = True
-            target = request.args.get("suivant", "")
-            return redirect(target if target.startswith("/console/") else url_for("console.requests_queue"))
+            return redirect(safe_return_path(request.args.get("suivant", "")) or url_for("console.requests_queue"))
         _failures[key].append(time.monotonic())
         error = "Identifiant ou mot de passe incorrect."
         return render_template("console/login.html", error=error), 401
