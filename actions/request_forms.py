@@ -464,6 +464,11 @@ class ActionSubmitRequest(Action):
         return "action_submit_request"
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        if _intent(tracker).get("name") == "retry_submit" and tracker.get_slot("submit_failed") is not True:
+            # The retry button only makes sense after a failed submission of this draft: typed or
+            # replayed at any other step it would skip the summary and the confirmation.
+            dispatcher.utter_message(text="Il n'y a aucun enregistrement en échec à réessayer.")
+            return []
         try:
             request = repository().submit(tracker.sender_id)
         except NoDraft:

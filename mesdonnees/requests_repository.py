@@ -12,7 +12,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Dict, Optional, Set
+from typing import Dict, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -71,18 +71,27 @@ STATUS_RECEIVED = "reçue"
 STATUSES = (STATUS_RECEIVED, "en cours", "traitée", "refusée")
 
 
+COMMON_ANSWERS = ("data_scope", "first_name", "last_name", "email")
+
+
 @dataclass(frozen=True)
 class RequestKind:
     name: str
     label: str  # "demande d'effacement"
     article: str  # "article 17 du RGPD"
+    own_answers: Tuple[str, ...] = ()  # answers only this kind needs
+
+    @property
+    def required_answers(self) -> Tuple[str, ...]:
+        return COMMON_ANSWERS + self.own_answers
 
 
 KINDS: Dict[str, RequestKind] = {
-    "rectification": RequestKind("rectification", "demande de rectification", "article 16 du RGPD"),
+    "rectification": RequestKind("rectification", "demande de rectification", "article 16 du RGPD",
+                                 ("wrong_data", "correct_data")),
     "erasure": RequestKind("erasure", "demande d'effacement", "article 17 du RGPD"),
     "access": RequestKind("access", "demande d'accès", "article 15 du RGPD"),
-    "objection": RequestKind("objection", "demande d'opposition", "article 21 du RGPD"),
+    "objection": RequestKind("objection", "demande d'opposition", "article 21 du RGPD", ("objection_reason",)),
 }
 
 # Who must answer, decided by which data the request is about.
@@ -246,7 +255,7 @@ class RequestRepository:
             if row is None:
                 raise NoDraft(sender_id)
             answers = json.loads(row["answers"])
-            missing = [k for k in ("data_scope", "first_name", "last_name", "email") if not answers.get(k)]
+            missing = [k for k in KINDS[row["kind"]].required_answers if not answers.get(k)]
             if missing:
                 raise NoDraft(f"incomplete draft: {', '.join(missing)}")
             received = now.astimezone(dt.timezone.utc)

@@ -80,6 +80,22 @@ def test_incomplete_or_missing_draft_is_not_submitted(database_url):
     assert repo.count() == 0
 
 
+@pytest.mark.parametrize("kind, own_answers", [
+    ("rectification", {"wrong_data": "mauvaise date", "correct_data": "12/03/2024"}),
+    ("objection", {"objection_reason": "ma situation"}),
+])
+def test_a_draft_missing_an_answer_its_kind_needs_is_not_submitted(database_url, kind, own_answers):
+    repo = RequestRepository(database_url)
+    for missing in own_answers:
+        sender = f"{kind}-without-{missing}"
+        fill_draft(repo, sender, kind=kind, **{k: v for k, v in own_answers.items() if k != missing})
+        with pytest.raises(NoDraft, match=missing):
+            repo.submit(sender)
+    assert repo.count() == 0
+    fill_draft(repo, "complete", kind=kind, **own_answers)
+    assert repo.submit("complete").kind == kind
+
+
 def test_fifty_concurrent_submissions_get_fifty_distinct_references(database_url, results_dir):
     repo = RequestRepository(database_url)
     senders = [f"citizen-{i}" for i in range(50)]

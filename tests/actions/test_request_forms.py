@@ -214,6 +214,20 @@ def test_submit_with_database_down_is_honest_and_keeps_answers(monkeypatch, app_
     assert messages[0]["text"].startswith("Demande enregistrée.") and app_database.count() == 1
 
 
+def test_retry_button_submits_nothing_unless_a_submission_failed(app_database):
+    tracker = make_tracker("retry_submit", "/retry_submit", slots={"requested_slot": "email"},
+                           active_loop={"name": "erasure_request_form"})
+    complete_draft(app_database, tracker.sender_id)
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    assert app_database.count() == 0 and slots == {}
+    assert "aucun enregistrement en échec" in messages[0]["text"]
+    assert app_database.get_draft(tracker.sender_id) is not None, "the answers given so far are kept"
+    failed = make_tracker("retry_submit", "/retry_submit", slots={"submit_failed": True})
+    complete_draft(app_database, failed.sender_id)
+    messages, slots, _ = run(ActionSubmitRequest(), failed)
+    assert messages[0]["text"].startswith("Demande enregistrée.") and app_database.count() == 1
+
+
 def test_cancel_deletes_the_draft(app_database):
     tracker = make_tracker("cancel", "annuler", active_loop={"name": "erasure_request_form"})
     complete_draft(app_database, tracker.sender_id)
