@@ -525,14 +525,19 @@ class ValidateRequestStatusForm(FormValidationAction):
 
     async def extract_request_reference(self, dispatcher, tracker, domain):
         text = tracker.latest_message.get("text") or ""
-        if is_digression(tracker) or text.startswith("/") or _intent(tracker).get("name", "").startswith("request_"):
+        intent = _intent(tracker).get("name") or ""
+        if text.startswith("/") or intent in ("cancel", "ask_fact"):
             return {}
+        # A reference is an answer whatever the NLU made of it: typed alone, it often reads as
+        # another « request_status » message, and refusing it looped the form.
         entity = next(tracker.get_latest_entity_values("request_reference"), None)
-        match = REFERENCE_PATTERN.search(entity or tracker.latest_message.get("text") or "")
+        match = REFERENCE_PATTERN.search(entity or text)
         if match:
             return {"request_reference": match.group(0).upper()}
+        if is_digression(tracker) or (intent.startswith("request_") and intent != "request_status"):
+            return {}
         if tracker.get_slot("requested_slot") == "request_reference":
-            return {"request_reference": tracker.latest_message.get("text") or ""}
+            return {"request_reference": text}
         return {}
 
     async def extract_status_email(self, dispatcher, tracker, domain):

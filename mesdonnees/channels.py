@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from mesdonnees.pii import contains_nir
-from mesdonnees import rasa_speedups, settings
+from mesdonnees import conversation_recovery, rasa_speedups, settings
 from mesdonnees.message_guard import (
     RATE_LIMITED_MESSAGE,
     UNAVAILABLE_MESSAGE,
@@ -40,6 +40,7 @@ MAX_BODY_BYTES = 16 * 1024
 # loaded by the Rasa server with the channels, so the shorter limit applies there.
 _rasa_actions.DEFAULT_REQUEST_TIMEOUT = int(os.environ.get("ACTION_TIMEOUT_SECONDS", "15"))
 rasa_speedups.apply()
+conversation_recovery.install()
 
 
 def allowed_origins() -> List[str]:
