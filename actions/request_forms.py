@@ -431,6 +431,11 @@ def format_date(value) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def recipient(request: StoredRequest) -> str:
+    """The controller as written after « destinataire : » (lower-case article)."""
+    return request.controller[0].lower() + request.controller[1:]
+
+
 def letter_url(request: StoredRequest) -> str:
     return f"{settings.public_web_url()}/lettre/{request.reference}?cle={request.letter_key}"
 
@@ -490,13 +495,15 @@ class ActionSubmitRequest(Action):
         info = request.kind_info
         dispatcher.utter_message(
             text=(
-                f"Demande enregistrée. Votre {info.label} porte la référence {request.reference} "
-                f"(statut « {request.status} », enregistrée le {format_date(request.received_at)}). Elle est adressée au "
-                f"{request.controller[0].lower() + request.controller[1:]}, qui doit vous répondre au plus tard le "
-                f"{format_date(request.deadline)} (un mois, prolongeable de deux mois si la demande est complexe ; "
-                "il doit alors vous prévenir). Sans réponse dans ce délai, vous pourrez porter plainte auprès de "
-                "la CNIL. Gardez votre référence : vous pourrez me demander où en est votre demande. "
-                f"Votre lettre prête à envoyer, à imprimer ou enregistrer en PDF : {letter_url(request)}"
+                f"Demande enregistrée. Votre {info.label} porte la référence {request.reference} : ce service l'a "
+                f"enregistrée le {format_date(request.received_at)}, et l'équipe de protection des données qui "
+                "l'exploite peut la consulter. Elle n'a pas été envoyée au responsable des données : pour qu'il la "
+                f"reçoive, envoyez-lui vous-même la lettre préparée (destinataire : {recipient(request)}), par "
+                "courrier recommandé avec avis de réception ou par sa messagerie en ligne, et gardez la preuve "
+                "d'envoi. Il aura un mois à compter de sa réception pour vous répondre (prolongeable de deux mois "
+                "s'il vous en informe) ; sans réponse, vous pourrez porter plainte auprès de la CNIL. Gardez votre "
+                "référence pour me demander où en est votre demande. "
+                f"Votre lettre, à imprimer ou enregistrer en PDF : {letter_url(request)}"
             ),
             json_message={"request": request_payload(request)},
         )
@@ -618,15 +625,15 @@ class ActionShowRequestStatus(Action):
             )
             return events
         text = (
-            f"Votre {request.kind_info.label} {request.reference}, reçue le {format_date(request.received_at)}, "
-            f"est « {request.status} »."
+            f"Votre {request.kind_info.label} {request.reference}, enregistrée par ce service le "
+            f"{format_date(request.received_at)}, est « {request.status} »."
         )
         if request.status == "refusée" and request.status_reason:
             text += f" Motif : {request.status_reason}."
         if request.status in ("reçue", "en cours"):
             text += (
-                f" Le responsable doit répondre au plus tard le {format_date(request.deadline)} (délai prolongeable "
-                "de deux mois s'il vous en informe)."
+                " Ce service ne l'a pas envoyée au responsable des données : c'est la lettre que vous lui envoyez qui "
+                "fait courir son délai de réponse d'un mois (prolongeable de deux mois s'il vous en informe)."
             )
         dispatcher.utter_message(
             text=text,

@@ -198,6 +198,19 @@ def test_submit_confirms_only_after_commit(app_database):
     assert slots["first_name"] is None and slots["email"] is None
 
 
+def test_confirmation_says_what_happened_and_what_the_citizen_must_still_do(app_database):
+    """Nothing is transmitted to the controller: the message must not say or imply it."""
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id)
+    messages, _, _ = run(ActionSubmitRequest(), tracker)
+    text = messages[0]["text"]
+    assert "n'a pas été envoyée au responsable" in text
+    assert "envoyez-lui vous-même la lettre" in text and "preuve d'envoi" in text
+    assert "un mois à compter de sa réception" in text
+    for claim in ("est adressée au", "doit vous répondre au plus tard", "au plus tard le"):
+        assert claim not in text
+
+
 def test_submit_with_database_down_is_honest_and_keeps_answers(monkeypatch, app_database):
     tracker = make_tracker("affirm", "oui")
     complete_draft(app_database, tracker.sender_id)
@@ -246,6 +259,9 @@ def test_status_needs_the_matching_email(app_database):
         messages, slots, _ = run(ActionShowRequestStatus(), tracker)
         assert messages[0]["custom"]["request_status"]["found"] is found
         assert ("reçue" in messages[0]["text"]) is found
+        if found:
+            assert "ne l'a pas envoyée au responsable" in messages[0]["text"]
+            assert "au plus tard" not in messages[0]["text"]
         assert slots["status_email"] is None
     tracker = make_tracker("inform", "x", slots={"request_reference": "HDH-2026-999999", "status_email": "jeanne@example.fr"})
     messages, _, _ = run(ActionShowRequestStatus(), tracker)
