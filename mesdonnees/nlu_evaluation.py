@@ -44,9 +44,11 @@ def load_examples(path: Path) -> List[Example]:
     for block in document.get("nlu", []):
         if "intent" not in block:
             continue
-        for line in block["examples"].splitlines():
-            if line.strip().startswith("- "):
-                examples.append(Example(_ENTITY.sub(r"\1", line.strip()[2:]), block["intent"]))
+        if isinstance(block["examples"], list):  # Rasa's form with metadata (e.g. a source URL)
+            texts = [str(item["text"]) for item in block["examples"]]
+        else:
+            texts = [line.strip()[2:] for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+        examples += [Example(_ENTITY.sub(r"\1", text.strip()), block["intent"]) for text in texts]
     return examples
 
 

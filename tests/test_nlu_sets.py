@@ -11,6 +11,8 @@ SETS = {
     "training": TRAINING,
     "development (tests/nlu/dev.yml)": [PROJECT_ROOT / "tests" / "nlu" / "dev.yml"],
     "held-out (tests/nlu/heldout.yml)": [PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"],
+    "blind (tests/nlu/blind.yml)": [PROJECT_ROOT / "tests" / "nlu" / "blind.yml"],
+    "real questions (tests/nlu/real.yml)": [PROJECT_ROOT / "tests" / "nlu" / "real.yml"],
 }
 
 
