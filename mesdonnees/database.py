@@ -6,6 +6,7 @@ and is safe to call from several processes at once.
 """
 from __future__ import annotations
 
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -32,11 +33,24 @@ def sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
+def private_sqlite_file(database: str) -> None:
+    """Create a SQLite file readable by its owner only, in a folder only its owner opens.
+
+    SQLite gives its -wal and -shm files the database file's permissions, so the whole
+    conversation log and request store stay 0600 whatever the process umask is."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+
+
 def create_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(parsed.database)
         engine = sa.create_engine(url, connect_args={"timeout": 30}, future=True)
         sa.event.listen(engine, "connect", sqlite_pragmas)
         return engine

@@ -42,6 +42,16 @@ def rasa_public_url() -> str:
     return os.environ.get("RASA_PUBLIC_URL", "http://localhost:5005").rstrip("/")
 
 
+def action_server_token() -> str:
+    """Shared secret between the Rasa server and the action server (required by both)."""
+    return os.environ.get("ACTION_SERVER_TOKEN", "")
+
+
+def action_server_host() -> str:
+    """Interface the action server listens on: the loopback unless a container network needs more."""
+    return os.environ.get("ACTION_SERVER_HOST", "127.0.0.1")
+
+
 def console_secret_key() -> str:
     """Signs the console's session cookies; set it in production (several web app instances)."""
     return os.environ.get("CONSOLE_SECRET_KEY", "")

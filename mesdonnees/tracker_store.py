@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Set, Text
 
 from rasa.core.brokers.broker import EventBroker
@@ -26,7 +25,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine.url import make_url
 
 from mesdonnees import rasa_speedups, settings
-from mesdonnees.database import sqlite_pragmas
+from mesdonnees.database import private_sqlite_file, sqlite_pragmas
 from mesdonnees.pii import VALUE_MASK, mask_text, mask_value
 
 logger = logging.getLogger(__name__)
@@ -88,8 +87,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         kwargs.pop("host", None)  # Rasa passes the endpoint's url as `host`
         parsed = make_url(url or settings.tracker_store_url())
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.get_backend_name() == "sqlite":
+            private_sqlite_file(parsed.database)
         super().__init__(
             domain=domain,
             dialect=parsed.drivername,

@@ -7,29 +7,36 @@ PY=${PY:-.venv/bin/python}
 RASA_PORT=${RASA_PORT:-5005}
 ACTION_PORT=${ACTION_PORT:-5055}
 WEB_PORT=${WEB_PORT:-8080}
-mkdir -p var/logs
+# Conversations, requests, secrets and logs: readable by this user only.
+umask 077
+mkdir -p var/logs && chmod 700 var var/logs
 "$PY" -m mesdonnees.database
 
-if [ -z "${RASA_API_TOKEN:-}" ]; then
-  if [ ! -s var/rasa-api-token ]; then
-    (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > var/rasa-api-token)
+# Secrets made once per machine, readable by this user only (var/ is 0700).
+secret() {  # secret NAME FILE: the variable if set, else the file's content (created if missing)
+  if [ -z "${!1:-}" ]; then
+    [ -s "$2" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$2")
+    printf -v "$1" '%s' "$(cat "$2")"
   fi
-  RASA_API_TOKEN=$(cat var/rasa-api-token)
-fi
+  export "${1?}"
+}
+secret RASA_API_TOKEN var/rasa-api-token
+secret ACTION_SERVER_TOKEN var/action-server-token
 MODEL=$("$PY" -m mesdonnees.model_store path)
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
+"$PY" -m mesdonnees.action_server --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
 pids+=($!)
 "$PY" -m webapp --port "$WEB_PORT" > var/logs/webapp.log 2>&1 &
 pids+=($!)
 export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1048576}  # every Rasa HTTP endpoint
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
-"$PY" -m rasa run --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
-  --credentials credentials.yml --enable-api --auth-token "$RASA_API_TOKEN" \
+# The API token travels in RASA_API_TOKEN, not on the command line (the process list shows it).
+"$PY" -m mesdonnees.rasa_server --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
+  --credentials credentials.yml --enable-api \
   --cors ${CORS_ORIGINS:-http://localhost:8080} > var/logs/rasa.log 2>&1 &
 pids+=($!)
 

@@ -21,6 +21,7 @@ from mesdonnees.facts import PROJECT_ROOT
 from mesdonnees.model_store import current_model_path
 
 API_TOKEN = "test-api-token"
+ACTION_TOKEN = "test-action-server-token"
 
 
 def free_port() -> int:
@@ -37,6 +38,7 @@ def base_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         "PYTHONWARNINGS": "ignore",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "SANIC_REQUEST_MAX_SIZE": "1048576",
+        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
     })
     env.update(extra or {})
     return env
@@ -81,7 +83,7 @@ class ActionServer:
     def start(self) -> "ActionServer":
         log = self.workdir / f"actions-{self.port}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.port)],
+            [sys.executable, "-m", "mesdonnees.action_server", "--port", str(self.port)],
             cwd=PROJECT_ROOT, env=base_env(self.env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
         )
         wait_until_up(f"{self.url}/health", self.process, log)
@@ -108,14 +110,14 @@ class RasaServer:
     def start(self) -> "RasaServer":
         log = self.workdir / f"rasa-{self.port}.log"
         command = [
-            sys.executable, "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.port),
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-            "--enable-api", "--auth-token", API_TOKEN,
+            sys.executable, "-m", "mesdonnees.rasa_server", "--model", str(self.model), "--port", str(self.port),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--enable-api",
         ]
         origins = self.env.get("CORS_ORIGINS")
         if origins:
             command += ["--cors", *origins.split()]
-        env = {"ACTION_SERVER_URL": f"{self.action_url}/webhook", "TRACKER_STORE_URL": self.tracker_store_url}
+        env = {"ACTION_SERVER_URL": f"{self.action_url}/webhook", "TRACKER_STORE_URL": self.tracker_store_url,
+               "RASA_API_TOKEN": API_TOKEN}
         env.update(self.env)
         self.process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=base_env(env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
