@@ -155,3 +155,28 @@ def test_reads_back_what_rasas_own_store_reads(tracker_store_url, speedups, monk
     # every event stored once: saving again adds nothing
     asyncio.run(ours.save(tracker))
     assert len(_rows(tracker_store_url)) == len(first) + len(second) + 1
+
+
+def test_sqlite_files_are_private_whatever_the_umask(tmp_path):
+    """Conversation logs and requests are readable by their owner only (0600 in a 0700 folder),
+    the write-ahead log included."""
+    import os
+    import stat
+
+    from mesdonnees.requests_repository import RequestRepository
+
+    folder = tmp_path / "var"
+    previous = os.umask(0o022)
+    try:
+        store = MaskingSQLTrackerStore(domain=DOMAIN, url=f"sqlite:///{folder / 'conversations.db'}")
+        tracker = DialogueStateTracker.from_events("c1", [ActionExecuted("action_listen"), UserUttered("bonjour")])
+        asyncio.run(store.save(tracker))
+        RequestRepository(f"sqlite:///{folder / 'app.db'}").save_answer("c1", "erasure", "first_name", "Ali")
+        with store.engine.connect() as connection:  # a live connection keeps the -wal and -shm files
+            connection.execute(sa.text("SELECT 1"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {"conversations.db", "app.db"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}
