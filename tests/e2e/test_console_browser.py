@@ -17,7 +17,8 @@ def test_operator_reviews_a_fallback_and_processes_a_request(browser, web_app, a
     create_operator(repo, "agent.navigateur", PASSWORD)
     token = uuid.uuid4().hex[:6]
     fallback_sender = f"browser-fallback-{token}"
-    assistant.say(fallback_sender, "quel temps fera-t-il demain à Brest ?")
+    off_topic = assistant.declined_message()
+    assistant.say(fallback_sender, off_topic)
     for slot, value in {"data_scope": "hdh_project", "first_name": "Lou", "last_name": "Bernard", "email": "lou@example.fr"}.items():
         repo.save_answer(f"browser-req-{token}", "access", slot, value)
     reference = repo.submit(f"browser-req-{token}").reference
@@ -35,7 +36,7 @@ def test_operator_reviews_a_fallback_and_processes_a_request(browser, web_app, a
     page.get_by_role("link", name=fallback_sender).wait_for()
     page.screenshot(path=str(results_dir / "console-list.png"), full_page=True)
     page.get_by_role("link", name=fallback_sender).click()
-    page.get_by_text("quel temps fera-t-il demain à Brest ?").wait_for()
+    page.get_by_text(off_topic).wait_for()
     form = page.locator("form.review-form").first
     form.get_by_label("Étiquette du message").select_option("mal compris")
     form.get_by_label("Bonne intention ou bon fait").select_option("out_of_scope")

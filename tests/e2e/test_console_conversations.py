@@ -11,7 +11,7 @@ pytestmark = pytest.mark.servers
 def test_console_lists_and_filters_real_conversations(assistant, tracker_store_url, app_database_url):
     token = uuid.uuid4().hex[:6]
     fallback, fact, form = f"c-fallback-{token}", f"c-fact-{token}", f"c-form-{token}"
-    assistant.say(fallback, "j'ai mal au dos depuis trois jours, que dois-je faire ?")
+    assistant.say(fallback, assistant.declined_message())
     assistant.say(fact, "Qu'est-ce que le SNDS ?")
     assistant.say(form, "je veux faire effacer mes données")
     assistant.say(form, "annuler")

@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import pytest
 
-from mesdonnees import settings
 from mesdonnees.facts import PROJECT_ROOT
-from mesdonnees.nlu_evaluation import evaluate, load_examples, understand_all
+from mesdonnees.nlu_evaluation import assistant_thresholds, evaluate, load_examples, understand_all
 
 pytestmark = pytest.mark.servers
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
+# Floors, not targets (the targets are in docs/benchmarks.md). Fresh trainings of this
+# configuration measured 95.7-98.9 % fact accuracy and 1-2 of 30 out-of-scope questions given a
+# fact (« Stabilité de l'entraînement »): each floor sits a margin below that spread (about five
+# fact questions, two out-of-scope questions), so that a fresh machine's model passes while a
+# broken pipeline or data still fails.
 MIN_FACT_ACCURACY = 0.90
-MAX_OUT_OF_SCOPE_GIVEN_A_FACT = 0.05
-
-
-def intent_threshold() -> float:
-    import yaml
-
-    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
-    return next(c["threshold"] for c in config["pipeline"] if c["name"] == "FallbackClassifier")
+MAX_OUT_OF_SCOPE_GIVEN_A_FACT = 4 / 30
 
 
 def test_heldout_set_is_big_enough():
@@ -38,7 +35,7 @@ def test_heldout_set_is_big_enough():
 def test_heldout_understanding(assistant, results_dir):
     examples = load_examples(HELDOUT)
     understood = understand_all(examples, assistant.parse)
-    report = evaluate(examples, understood, intent_threshold(), settings.fact_confidence_threshold())
+    report = evaluate(examples, understood, *assistant_thresholds())
     lines = [report.summary(), "", "Errors (text | expected | got):"]
     lines += [f"{text} | {expected} | {got}" for text, expected, got in report.errors]
     (results_dir / "nlu-heldout.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -144,7 +144,7 @@ def test_console_queries_on_postgresql(cluster):
 
     token = uuid.uuid4().hex[:6]
     fallback, fact = f"pg-fallback-{token}", f"pg-fact-{token}"
-    cluster.servers[0].say(fallback, "quelle est la météo demain à Lyon ?")
+    cluster.servers[0].say(fallback, cluster.servers[0].declined_message())
     cluster.servers[1].say(fact, "Qu'est-ce que le SNDS ?")
     form = next(iter(cluster.requests_senders()))
     check_queries(cluster.tracker_url, cluster.app_url, fallback, fact, "snds_presentation", form, page_size=4)
