@@ -8,6 +8,7 @@ read as plain text, so nobody can set slots or skip validation by typing an inte
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -103,6 +104,20 @@ def valid_sender(sender: object) -> bool:
     return isinstance(sender, str) and bool(_SENDER.match(sender))
 
 
+def rate_limit_client(address: str) -> str:
+    """Who a rate limit counts: an IPv4 address, or an IPv6 client's /64 (one subscriber's
+    network, inside which a client can take a new address for each message)."""
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
 class RateLimiter:
     """Sliding-window limit of messages per client (in-process: one Rasa server)."""
 
@@ -115,6 +130,7 @@ class RateLimiter:
         """(allowed, seconds to wait)."""
         if self.limit <= 0:
             return True, 0
+        client = rate_limit_client(client)
         now = time.monotonic() if now is None else now
         hits = self._hits.setdefault(client, deque())
         while hits and hits[0] <= now - self.window:
@@ -170,6 +186,7 @@ class RedisRateLimiter:
         if self.limit <= 0:
             return True, 0
         now = time.time() if now is None else now
+        client = rate_limit_client(client)
         try:
             oldest = self._hit(keys=[self._key(client)], args=[now, self.window, self.limit, f"{now}:{uuid.uuid4().hex}"])
         except Exception as error:  # redis.RedisError and socket errors: fail open

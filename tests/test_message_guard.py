@@ -1,7 +1,14 @@
 """The message guard cleans, caps and neutralises what citizens send."""
 import pytest
 
-from mesdonnees.message_guard import RateLimiter, check_text, clean_message, neutralise_payload, valid_sender
+from mesdonnees.message_guard import (
+    RateLimiter,
+    check_text,
+    clean_message,
+    neutralise_payload,
+    rate_limit_client,
+    valid_sender,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +76,27 @@ def test_rate_limiter_window():
     assert not allowed and 1 <= wait <= 31
     assert limiter.allow("other", now=30)[0]
     assert limiter.allow("ip", now=61)[0]
+
+
+@pytest.mark.parametrize("address, client", [
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"), ("[2001:db8:1:2::ffff]", "2001:db8:1:2::/64"),
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"), ("203.0.113.7", "203.0.113.7"), ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("unknown", "unknown"),
+])
+def test_rate_limit_counts_an_ipv6_client_by_its_64(address, client):
+    assert rate_limit_client(address) == client
+
+
+def test_an_ipv6_client_cannot_escape_the_limit_by_changing_address():
+    limiter = RateLimiter(per_minute=3)
+    answers = [limiter.allow(f"2001:db8:1:2::{i:x}", now=i)[0] for i in range(1, 6)]
+    assert answers == [True, True, True, False, False]
+    assert limiter.allow("2001:db8:1:3::1", now=6)[0], "another subscriber's network is not limited"
+
+
+def test_an_ipv6_client_is_limited_by_its_64_across_servers(redis_prefix):
+    one, two = shared_limiter(redis_prefix, 2), shared_limiter(redis_prefix, 2)
+    assert [one.allow("2001:db8::1")[0], two.allow("2001:db8::2")[0], one.allow("2001:db8::3")[0]] == [True, True, False]
 
 
 from tests.databases import REDIS_URL  # noqa: E402
