@@ -99,6 +99,16 @@ def test_login_returns_to_the_page_asked_for(app):
     assert response.headers["Location"].endswith("/console/conversations")
 
 
+@pytest.mark.parametrize("path", ["/console/demandes", "/console/demandes.csv", "/console/conversations",
+                                  "/console/conversations/xss", "/console/demandes/HDH-2026-000001", "/console/connexion"])
+def test_console_pages_and_exports_are_never_cached(app, path):
+    client = app.test_client()
+    login(client)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_wrong_passwords_are_slowed_down(app):
     client = app.test_client()
     statuses = [login(client, "wrong").status_code for _ in range(5)]

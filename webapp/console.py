@@ -59,6 +59,13 @@ def check_csrf():
             abort(400, "Jeton CSRF manquant ou invalide : rechargez la page.")
 
 
+@console.after_request
+def never_cached(response):
+    """Console pages and exports show personal data: no browser or proxy may keep them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @console.app_context_processor
 def inject_csrf():
     return {"csrf_token": csrf_token}
