@@ -41,6 +41,31 @@ def _known_personal_values(events: Iterable[Event]) -> Set[str]:
     return values
 
 
+def _answers_to_personal_questions(events: Iterable[Event]) -> Set[str]:
+    """Texts a form took as the answer to a personal question, valid or not.
+
+    A valid answer is masked through its slot value; one the form's validation refused never
+    becomes a slot value, yet it is the same kind of datum (« Marie-Claire (épouse Dupont) »
+    as a first name). A message answered the requested slot when the form then set that slot
+    (to the value or, refused, to None) before the next message; a question asked in the
+    middle of a form leaves the slot alone and is not masked whole."""
+    from rasa.shared.core.events import UserUttered
+
+    answers: Set[str] = set()
+    requested: Optional[str] = None
+    pending: Optional[str] = None  # text of the latest message while a personal slot was asked
+    for event in events:
+        if isinstance(event, UserUttered):
+            pending = event.text if requested in settings.PERSONAL_SLOTS and event.text else None
+        elif isinstance(event, SlotSet):
+            if event.key == "requested_slot":
+                requested = event.value
+            elif pending is not None and event.key == requested:
+                answers.add(pending)
+                pending = None
+    return answers
+
+
 def mask_event_dict(data: Dict[str, Any], known_values: Iterable[str]) -> Dict[str, Any]:
     """Return a copy of a serialised event with personal data masked."""
     known = list(known_values)
@@ -163,7 +188,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             return set()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        known = _known_personal_values(tracker.events) | self._draft_values(tracker)
+        known = (_known_personal_values(tracker.events) | self._draft_values(tracker)
+                 | _answers_to_personal_questions(tracker.events))
         with self.session_scope() as session:
             rows, records = [], []
             for event in self._new_events(session, tracker):

@@ -180,3 +180,20 @@ def test_sqlite_files_are_private_whatever_the_umask(tmp_path):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert {"conversations.db", "app.db"} <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}
+
+
+def test_an_answer_a_form_refused_is_masked_a_question_in_the_form_is_not():
+    from mesdonnees.tracker_store import mask_event_dict, _answers_to_personal_questions
+
+    events = [
+        SlotSet("requested_slot", "first_name"), ActionExecuted("action_listen"),
+        UserUttered("Marie-Claire (épouse Dupontel)", {"name": "inform", "confidence": 0.9}),
+        SlotSet("first_name", None), SlotSet("requested_slot", "first_name"), ActionExecuted("action_listen"),
+        UserUttered("combien de temps sont conservées les données ?", {"name": "faq", "confidence": 0.95}),
+        ActionExecuted("action_answer_fact"), SlotSet("requested_slot", "first_name"),
+    ]
+    answers = _answers_to_personal_questions(events)
+    assert answers == {"Marie-Claire (épouse Dupontel)"}
+    stored = [mask_event_dict(e.as_dict(), answers) for e in events if isinstance(e, UserUttered)]
+    assert "Dupontel" not in json.dumps(stored) and "Marie-Claire" not in json.dumps(stored)
+    assert stored[1]["text"] == "combien de temps sont conservées les données ?"

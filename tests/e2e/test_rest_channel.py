@@ -178,3 +178,19 @@ def test_cancel_in_the_middle_of_a_form(assistant):
 def test_a_typed_nir_gets_a_reminder(assistant):
     replies = assistant.say(sender(), "mon numéro est 1 85 05 78 006 084 36, vous avez mes données ?")
     assert "sécurité sociale" in replies[0]["text"] and len(replies) > 1
+
+
+def test_an_answer_the_form_refuses_is_masked_like_an_accepted_one(assistant, tracker_store_url):
+    turn = Conversation(assistant)
+    turn("je veux faire effacer mes données")
+    assert form_step(turn("Un projet de recherche du Health Data Hub"))["step"] == 2
+    replies = turn("Marie-Claire (épouse Dupontel)")
+    assert form_step(replies)["step"] == 2, "the first name was refused"
+    replies = turn("Au fait, combien de temps sont conservées les données du SNDS ?")
+    assert any(p.get("fact_id") == "data_retention" for p in customs(replies))
+    engine = sa.create_engine(tracker_store_url)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": turn.citizen}).scalars().all()
+    log = "\n".join(rows)
+    assert "Dupontel" not in log and "Marie-Claire" not in log
+    assert "combien de temps sont conservées" in log, "a question asked in the middle of the form stays readable"
