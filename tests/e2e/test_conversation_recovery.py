@@ -2,31 +2,18 @@
 circuit breaker followed by a conversation that still answers."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from mesdonnees.conversation_recovery import RECOVERY_MESSAGE
 from mesdonnees.requests_repository import RequestRepository
+from tests.e2e.replies import customs, form_step, new_sender, texts
 from tests.servers import RasaServer
 
 pytestmark = pytest.mark.servers
 
 
 def sender() -> str:
-    return f"recovery-{uuid.uuid4().hex[:10]}"
-
-
-def customs(replies):
-    return [r["custom"] for r in replies if "custom" in r]
-
-
-def texts(replies):
-    return " ".join(r.get("text", "") for r in replies)
-
-
-def form_step(replies):
-    return next((p["form"] for p in customs(replies) if "form" in p), None)
+    return new_sender("recovery")
 
 
 @pytest.fixture
