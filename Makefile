@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate operator purge bench bench-console audit system-deps test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate operator purge bench bench-console audit system-deps lint format test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -42,8 +42,8 @@ $(WEB_ASSETS): widget/package.json widget/package-lock.json $(STAMP)
 	@touch $@
 
 data: $(STAMP) ## Check the facts and generate the NLU data from them
-	@$(PY) -m mesdonnees.facts
-	@$(PY) -m mesdonnees.training_data
+	@$(PY) -m training.facts
+	@$(PY) -m training.nlu_data
 
 validate: data ## Validate the training data (rasa data validate)
 	@$(PY) -m rasa data validate --quiet --config config.yml --domain domain.yml --data data > var/logs/validate.log 2>&1 \
@@ -51,20 +51,20 @@ validate: data ## Validate the training data (rasa data validate)
 	@echo "rasa data validate: OK"
 
 train: data ## Train the model if config, domain or data changed (cached by fingerprint)
-	@$(PY) -m mesdonnees.model_store
+	@$(PY) -m training.model_store
 
 tune: train ## Tune the fallback thresholds on the development set (docs/fallback-threshold.md)
-	@$(PY) -m mesdonnees.tune_thresholds
+	@$(PY) -m training.thresholds
 
 migrate: $(STAMP) ## Bring the application database (DATABASE_URL) to the latest schema
-	@$(PY) -m mesdonnees.database
+	@$(PY) -m storage.database
 
 operator: $(STAMP) ## Create or reset a console operator account: make operator NAME=identifiant
-	@$(PY) -m mesdonnees.database > /dev/null
-	@$(PY) -m mesdonnees.operators "$(NAME)"
+	@$(PY) -m storage.database > /dev/null
+	@$(PY) -m console.accounts "$(NAME)"
 
 purge: $(STAMP) ## Delete conversation logs older than CONVERSATION_RETENTION_DAYS (requests are kept)
-	@$(PY) -m mesdonnees.retention
+	@$(PY) -m conversations.retention
 
 run: train $(WEB_ASSETS) ## Install, train if needed, and start the Rasa and action servers
 	@scripts/run.sh
@@ -84,7 +84,16 @@ system-deps: ## Install chromium and docker-compose with apt when missing (as ro
 	   else echo "The tests need$$missing: install them (Debian: sudo apt-get install$$missing)"; exit 1; fi; \
 	 fi
 
+lint: $(STAMP) ## ruff: lint and format check (ruff.toml); `make format` fixes what it can
+	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet . \
+	  || { echo "ruff found problems: run 'make format', then fix what remains"; exit 1; }
+	@echo "ruff: OK"
+
+format: $(STAMP) ## Apply ruff's import order and formatting
+	@$(VENV)/bin/ruff check --fix --quiet . ; $(VENV)/bin/ruff format --quiet .
+
 test: train $(WEB_ASSETS) system-deps ## Run the whole test suite (what CI runs)
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-stories
@@ -94,7 +103,7 @@ test-python: ## pytest: facts, actions, privacy, NLU held-out set, end-to-end
 
 test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-errors
 	@rm -rf var/test-results/stories
-	@$(PY) -m rasa test core --quiet --model $$($(PY) -m mesdonnees.model_store path) \
+	@$(PY) -m rasa test core --quiet --model $$($(PY) -m training.model_store path) \
 	  --stories tests/stories --out var/test-results/stories \
 	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
 	  || { tail -40 var/logs/test-stories.log; cat var/test-results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }

@@ -8,10 +8,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+import settings
 from actions.replies import STARTER_FACT_IDS, fact_buttons, fallback_payload
-from mesdonnees import settings
-from mesdonnees.facts import Catalogue, default_catalogue
-from mesdonnees.training_data import RETRIEVAL_INTENT
+from gdpr.kinds import KINDS
+from training.facts import Catalogue, default_catalogue
+from training.nlu_data import RETRIEVAL_INTENT
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +62,6 @@ class ActionAnswerFact(Action):
             return [SlotSet("last_fact_id", None)]
         buttons = fact_buttons(self.catalogue, fact.related)
         if fact.offers_request:
-            buttons.insert(0, {"title": OFFER_TITLES[fact.offers_request], "payload": f"/request_{fact.offers_request}"})
+            buttons.insert(0, {"title": KINDS[fact.offers_request].offer_title, "payload": f"/request_{fact.offers_request}"})
         dispatcher.utter_message(text=fact.answer, buttons=buttons, json_message=fact.payload())
         return [SlotSet("last_fact_id", fact.id)]
-
-
-OFFER_TITLES = {
-    "erasure": "Faire une demande d'effacement",
-    "rectification": "Faire une demande de rectification",
-    "access": "Faire une demande d'accès",
-    "objection": "Faire une demande d'opposition",
-}

@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import STARTER_FACT_IDS, fact_buttons, fallback_payload
-from mesdonnees.facts import default_catalogue
+from training.facts import default_catalogue
 
 REASON_BY_INTENT = {"out_of_scope": "out_of_scope", "nlu_fallback": "low_confidence"}
 RESPONSE_BY_REASON = {"out_of_scope": "utter_out_of_scope", "low_confidence": "utter_not_sure"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Sequence
 
-from mesdonnees.facts import Catalogue, Fact
+from training.facts import Catalogue, Fact
 
 # Suggestions shown when the assistant could not answer: the questions asked most.
 STARTER_FACT_IDS = ("hdh_presentation", "hosting_microsoft", "rights_overview", "chat_privacy")

@@ -15,8 +15,8 @@ import re
 import statistics
 from pathlib import Path
 
-from mesdonnees.facts import PROJECT_ROOT
-from mesdonnees.model_store import current_model_path
+from settings import PROJECT_ROOT
+from training.model_store import current_model_path
 
 DOCS = PROJECT_ROOT / "docs"
 CHARTS = DOCS / "benchmarks"
@@ -96,7 +96,7 @@ def serving_section(s) -> list:
              "groupée par tour) avec masquage. « Rasa simple » : un assistant minimal (pas "
              "d'action personnalisée, tracker en mémoire) entraîné par le banc. « Sans les correctifs » : la même "
              "pile avec `RASA_SPEEDUPS=0`, c'est-à-dire sans les corrections des points chauds trouvés au profilage "
-             "(`mesdonnees/rasa_speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
+             "(`rasa_addons/speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
              "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store ; les réglages SQLite ci-dessus "
              "restent actifs).", "",
              "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
@@ -164,9 +164,12 @@ def charts(q, s) -> None:
         xs = sorted(levels)
         left.plot(xs, [levels[c].throughput for c in xs], marker="o", label=name, color=colour)
         right.plot(xs, [levels[c].p(95) for c in xs], marker="o", label=name, color=colour)
-    left.set_xlabel("conversations simultanées"); left.set_ylabel("messages/s"); left.set_title("Débit")
-    right.set_xlabel("conversations simultanées"); right.set_ylabel("ms"); right.set_title("Latence p95")
-    left.legend(); fig.tight_layout(); fig.savefig(CHARTS / "serving.png", dpi=110); plt.close(fig)
+    left.set(xlabel="conversations simultanées", ylabel="messages/s", title="Débit")
+    right.set(xlabel="conversations simultanées", ylabel="ms", title="Latence p95")
+    left.legend()
+    fig.tight_layout()
+    fig.savefig(CHARTS / "serving.png", dpi=110)
+    plt.close(fig)
 
 
 PARTS = ("quality", "serving", "profile", "scaling", "facts")
@@ -312,7 +315,7 @@ def main() -> int:
     if parts["profile"][0]:
         fresh["profile"] = profile_section(parts["profile"][0]["result"], parts["profile"][1])
     if q and s:
-        from mesdonnees.model_store import metadata_path
+        from training.model_store import metadata_path
 
         meta = metadata_path(model)
         main_train = (f"{json.loads(meta.read_text())['train_seconds']:.0f} s" if meta.exists()

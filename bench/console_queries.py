@@ -16,9 +16,10 @@ import time
 
 import sqlalchemy as sa
 
-from mesdonnees.facts import PROJECT_ROOT, REQUIRED_FACT_IDS
-from tests.console_checks import logged_in_client
-from tests.databases import fresh_postgres_database
+from devtools.console_client import logged_in_client
+from devtools.databases import fresh_postgres_database
+from settings import PROJECT_ROOT
+from training.facts import REQUIRED_FACT_IDS
 
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "100000"))
 REPORT = PROJECT_ROOT / "docs" / "benchmarks-console.md"

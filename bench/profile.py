@@ -24,12 +24,12 @@ COMPONENTS: List[Tuple[str, Tuple[str, ...]]] = [
     ("classifieurs Rasa hors TensorFlow", ("rasa/nlu/classifiers", "rasa/nlu/selectors")),
     ("featurizers creux (CountVectors, lexical, regex)", ("rasa/nlu/featurizers",)),
     ("tokenizers", ("rasa/nlu/tokenizers",)),
-    ("tracker store SQL et masquage", ("rasa/core/tracker_store", "mesdonnees/tracker_store", "mesdonnees/pii",
+    ("tracker store SQL et masquage", ("rasa/core/tracker_store", "rasa_addons/tracker_store", "privacy/masking",
                                        "/sqlalchemy/", "sqlite3")),
     ("appel au serveur d'actions", ("rasa/core/actions/action.py", "rasa/utils/endpoints", "/aiohttp/")),
     ("politiques de dialogue", ("rasa/core/policies", "rasa/core/featurizers")),
     ("événements et tracker (Rasa)", ("rasa/shared/core/trackers", "rasa/shared/core/events", "rasa/shared/core/domain")),
-    ("canal, garde des messages, Sanic", ("mesdonnees/channels", "mesdonnees/message_guard", "/sanic/",
+    ("canal, garde des messages, Sanic", ("rasa_addons/channels", "rasa_addons/message_guard", "/sanic/",
                                          "rasa/core/channels")),
     ("graphe et processeur Rasa", ("rasa/engine", "rasa/core/processor", "rasa/core/agent", "rasa/core/lock")),
 ]
@@ -78,7 +78,7 @@ def py_spy() -> Optional[str]:
 
 def run(workdir: Path, seconds: float = 30.0, concurrency: int = 10) -> Profile:
     from bench.serving import concurrent
-    from tests.servers import ActionServer, RasaServer
+    from devtools.servers import ActionServer, RasaServer
 
     binary = py_spy()
     if not binary:
@@ -107,7 +107,7 @@ def run(workdir: Path, seconds: float = 30.0, concurrency: int = 10) -> Profile:
 
 
 if __name__ == "__main__":
-    from mesdonnees.facts import PROJECT_ROOT
+    from settings import PROJECT_ROOT
 
     profile = run(PROJECT_ROOT / "var" / "bench" / "profile")
     for label, n in profile.by_component:

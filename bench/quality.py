@@ -19,9 +19,9 @@ from typing import Dict, List, Tuple
 
 import yaml
 
-from mesdonnees.facts import PROJECT_ROOT
-from mesdonnees.nlu_evaluation import Example, Report, Understanding, evaluate, load_examples, understand_all
-from mesdonnees.tune_thresholds import choose, sweep
+from settings import PROJECT_ROOT
+from training.evaluation import Example, Report, Understanding, evaluate, load_examples, understand_all
+from training.thresholds import choose, sweep
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
 DEV = PROJECT_ROOT / "tests" / "nlu" / "dev.yml"
@@ -78,7 +78,7 @@ def score(name, examples, understood, thresholds) -> Scores:
 
 # --- Rasa pipelines ------------------------------------------------------------------
 def rasa_parser(model: Path):
-    from mesdonnees.tune_thresholds import in_process_parser
+    from training.thresholds import in_process_parser
 
     return in_process_parser(model)
 
@@ -124,7 +124,7 @@ class TfidfBaseline:
         probabilities = self.model.predict_proba(list(texts))
         labels = self.model.classes_
         result = {}
-        for text, row in zip(texts, probabilities):
+        for text, row in zip(texts, probabilities, strict=True):
             best = row.argmax()
             label, confidence = labels[best], float(row[best])
             if label.startswith("faq/"):

@@ -28,7 +28,7 @@ from typing import Dict, List, Tuple
 import requests
 import yaml
 
-from mesdonnees.facts import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_STORE_SIZES", "0,1000,10000,100000").split(","))
 QUESTIONS_PER_SIZE = 120
@@ -62,7 +62,7 @@ def copy_conversations(db: Path, template: List[Tuple], start: int, count: int) 
         for i in range(start, start + count):
             sender = f"stored-{i:06d}"
             shift = now - 86400 * 60 + i  # spread over two months, distinct per conversation
-            for sender_id, type_name, timestamp, intent, action, data in template:
+            for _sender_id, type_name, timestamp, intent, action, data in template:
                 event = json.loads(data)
                 event["timestamp"] = timestamp - base + shift
                 rows.append((sender, type_name, event["timestamp"], intent, action, json.dumps(event)))
@@ -97,7 +97,7 @@ def measure_store(url: str, stored: int) -> Tuple[List[float], List[float]]:
 
 def tracker_store_scaling(workdir: Path) -> List[StoreSize]:
     from bench.serving import rss_mb, time_to_first_answer
-    from tests.servers import ActionServer, RasaServer
+    from devtools.servers import ActionServer, RasaServer
 
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "conversations.db"
@@ -197,7 +197,7 @@ def doubled_facts_data(source: Path, target: Path) -> int:
         fact = block["intent"].split("/", 1)[1]
         lines = [line for line in block["examples"].splitlines() if line.strip().startswith("- ")]
         twins = [swap(line) for line in lines]
-        twins = [t for t, line in zip(twins, lines) if t != line]
+        twins = [t for t, line in zip(twins, lines, strict=False) if t != line]
         blocks.append({"intent": f"faq/{fact}_scolaire", "examples": "\n".join(twins) + "\n"})
         responses[f"utter_faq/{fact}_scolaire"] = [{"text": swap(responses[f"utter_faq/{fact}"][0]["text"]) + " (scolaire)"}]
     document.update(nlu=blocks, responses=responses)
@@ -221,8 +221,8 @@ def parse_cost(model: Path) -> Dict:
     """In a fresh process: load the model, parse the held-out questions, report latency and memory."""
     code = (
         "import json, sys, time, resource\n"
-        "from mesdonnees.tune_thresholds import in_process_parser\n"
-        "from mesdonnees.nlu_evaluation import Understanding, load_examples\n"
+        "from training.thresholds import in_process_parser\n"
+        "from training.evaluation import Understanding, load_examples\n"
         "from bench.quality import HELDOUT\n"
         "parse = in_process_parser(sys.argv[1])\n"
         "examples = load_examples(HELDOUT)\n"
@@ -243,7 +243,7 @@ def parse_cost(model: Path) -> Dict:
 
 def facts_scaling(workdir: Path) -> List[FactsSize]:
     from bench.quality import train_nlu
-    from mesdonnees.nlu_evaluation import load_examples
+    from training.evaluation import load_examples
 
     workdir.mkdir(parents=True, exist_ok=True)
     source = PROJECT_ROOT / "data" / "nlu"

@@ -15,8 +15,8 @@ from typing import Dict, List
 
 import requests
 
-from mesdonnees.facts import PROJECT_ROOT
-from tests.servers import ActionServer, RasaServer, base_env, wait_until_up
+from devtools.servers import ActionServer, RasaServer, base_env, wait_until_up
+from settings import PROJECT_ROOT
 
 QUESTIONS = [
     "Bonjour",

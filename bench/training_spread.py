@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from mesdonnees.facts import PROJECT_ROOT
-from mesdonnees.nlu_evaluation import assistant_thresholds, evaluate, load_examples, understand_all
-from mesdonnees.tune_thresholds import choose, in_process_parser, sweep
+from settings import PROJECT_ROOT
+from training.evaluation import assistant_thresholds, evaluate, load_examples, understand_all
+from training.thresholds import choose, in_process_parser, sweep
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
 DEV = PROJECT_ROOT / "tests" / "nlu" / "dev.yml"
@@ -150,7 +150,7 @@ def section(result: Dict, measured: str) -> List[str]:
     free = [r for r in runs if r.label != "det"]
     if len(free) >= 2:
         gaps = [differences(free[0], r) for r in free[1:]]
-        lines += [f"Entraînements « libres » comparés au premier : "
+        lines += ["Entraînements « libres » comparés au premier : "
                   + ", ".join(f"{g['decisions_differing']} décision(s) différente(s)" for g in gaps) + ".", ""]
     lines += ["Ce que `make test` vérifie sur le jeu tenu à l'écart (`tests/e2e/test_nlu_heldout.py`) : des planchers "
               "sous cette dispersion, avec une marge, et non les cibles : exactitude (faits) ≥ 90 % (cinq questions de "
@@ -159,5 +159,5 @@ def section(result: Dict, measured: str) -> List[str]:
               "mesuré, 2 sur 30). Depuis, `make train` entraîne avec `TF_DETERMINISTIC_OPS=1` : deux entraînements "
               "sur une machine de ce type donnent le même modèle, mais une autre machine (autre processeur) peut en "
               "donner un autre, d'où les planchers. Les tests de la console qui ont besoin d'une conversation en "
-              "repli prennent le premier message hors sujet que le modèle en service décline (`tests/servers.py`).", ""]
+              "repli prennent le premier message hors sujet que le modèle en service décline (`devtools/servers.py`).", ""]
     return lines

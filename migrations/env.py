@@ -1,12 +1,12 @@
-"""Alembic environment: runs on the connection given by mesdonnees.database.migrate()."""
+"""Alembic environment: runs on the connection given by storage.database.migrate()."""
 from alembic import context
 
-from mesdonnees.requests_repository import metadata
+from storage.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # plain `alembic` command line: use DATABASE_URL
-    from mesdonnees import settings
-    from mesdonnees.database import engine_for
+    import settings
+    from storage.database import engine_for
 
     with engine_for(settings.database_url()).begin() as connection:
         context.configure(connection=connection, target_metadata=metadata)

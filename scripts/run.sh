@@ -10,7 +10,7 @@ WEB_PORT=${WEB_PORT:-8080}
 # Conversations, requests, secrets and logs: readable by this user only.
 umask 077
 mkdir -p var/logs && chmod 700 var var/logs
-"$PY" -m mesdonnees.database
+"$PY" -m storage.database
 
 # Secrets made once per machine, readable by this user only (var/ is 0700).
 secret() {  # secret NAME FILE: the variable if set, else the file's content (created if missing)
@@ -22,20 +22,20 @@ secret() {  # secret NAME FILE: the variable if set, else the file's content (cr
 }
 secret RASA_API_TOKEN var/rasa-api-token
 secret ACTION_SERVER_TOKEN var/action-server-token
-MODEL=$("$PY" -m mesdonnees.model_store path)
+MODEL=$("$PY" -m training.model_store path)
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$PY" -m mesdonnees.action_server --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
+"$PY" -m rasa_addons.action_server --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
 pids+=($!)
 "$PY" -m webapp --port "$WEB_PORT" > var/logs/webapp.log 2>&1 &
 pids+=($!)
 export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1048576}  # every Rasa HTTP endpoint
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
 # The API token travels in RASA_API_TOKEN, not on the command line (the process list shows it).
-"$PY" -m mesdonnees.rasa_server --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
+"$PY" -m rasa_addons.rasa_server --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
   --credentials credentials.yml --enable-api \
   --cors ${CORS_ORIGINS:-http://localhost:8080} > var/logs/rasa.log 2>&1 &
 pids+=($!)

@@ -8,8 +8,8 @@ mkdir -p var/logs
 # A secret for this session only: the action server answers only the Rasa shell below.
 ACTION_SERVER_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')
 export ACTION_SERVER_TOKEN
-"$PY" -m mesdonnees.action_server --port "$ACTION_PORT" > var/logs/actions-shell.log 2>&1 &
+"$PY" -m rasa_addons.action_server --port "$ACTION_PORT" > var/logs/actions-shell.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
-"$PY" -m rasa shell --model "$("$PY" -m mesdonnees.model_store path)" --endpoints endpoints.yml
+"$PY" -m rasa shell --model "$("$PY" -m training.model_store path)" --endpoints endpoints.yml

@@ -8,8 +8,9 @@ from typing import Any, Dict, List, Optional
 import pytest
 from rasa_sdk import Tracker
 
-from mesdonnees.facts import PROJECT_ROOT, default_catalogue
-from mesdonnees.model_store import current_model_path
+from settings import PROJECT_ROOT
+from training.facts import default_catalogue
+from training.model_store import current_model_path
 
 RESULTS_DIR = PROJECT_ROOT / "var" / "test-results"
 
@@ -85,14 +86,14 @@ def tracker_store_url(servers_dir) -> str:
 
 @pytest.fixture(scope="session")
 def web_port() -> int:
-    from tests.servers import free_port
+    from devtools.servers import free_port
 
     return free_port()
 
 
 @pytest.fixture(scope="session")
 def action_server(servers_dir, app_database_url):
-    from tests.servers import ActionServer
+    from devtools.servers import ActionServer
 
     server = ActionServer(servers_dir, env={"DATABASE_URL": app_database_url}).start()
     yield server
@@ -102,7 +103,7 @@ def action_server(servers_dir, app_database_url):
 @pytest.fixture(scope="session")
 def assistant(servers_dir, action_server, app_database_url, tracker_store_url, web_port):
     """The real Rasa server (SQLite tracker store) talking to the real action server."""
-    from tests.servers import RasaServer
+    from devtools.servers import RasaServer
 
     if not current_model_path().exists():
         pytest.fail("No trained model for the current data: run `make train` (make test does it).")
@@ -120,7 +121,7 @@ def assistant(servers_dir, action_server, app_database_url, tracker_store_url, w
 @pytest.fixture(scope="session")
 def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_port):
     """The web app (demo page with the widget), wired to the test Rasa server."""
-    from tests.servers import WebApp
+    from devtools.servers import WebApp
 
     app = WebApp(servers_dir, web_port, env={
         "RASA_PUBLIC_URL": assistant.url, "DATABASE_URL": app_database_url, "TRACKER_STORE_URL": tracker_store_url,
@@ -133,7 +134,7 @@ def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_por
 @pytest.fixture
 def redis_prefix():
     """Redis keys of one test, under a fresh prefix (local Redis, as in production)."""
-    from tests.databases import fresh_redis_prefix
+    from devtools.databases import fresh_redis_prefix
 
     with fresh_redis_prefix() as prefix:
         yield prefix

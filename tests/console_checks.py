@@ -6,24 +6,8 @@ from typing import Set
 
 import sqlalchemy as sa
 
-from mesdonnees.operators import create_operator
-from mesdonnees.requests_repository import RequestRepository
-from webapp import console as console_module
-from webapp import create_app
-
-PASSWORD = "correct horse battery staple"
-
-
-def logged_in_client(tracker_url: str, app_url: str):
-    create_operator(RequestRepository(app_url), "agent.test", PASSWORD)
-    console_module._failures.clear()
-    app = create_app(app_url, tracker_url)
-    client = app.test_client()
-    page = client.get("/console/connexion").get_data(as_text=True)
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    assert client.post("/console/connexion", data={"identifiant": "agent.test", "mot_de_passe": PASSWORD,
-                                                   "csrf": token}).status_code == 302
-    return client
+from console import transcripts as conversation_pages
+from devtools.console_client import logged_in_client
 
 
 def listed(client, query: str = "") -> Set[str]:
@@ -50,8 +34,8 @@ def _senders_without_user_messages(tracker_url: str) -> Set[str]:
 def check_queries(tracker_url: str, app_url: str, fallback_sender: str, fact_sender: str, fact_id: str,
                   form_sender: str, page_size: int = 3) -> None:
     client = logged_in_client(tracker_url, app_url)
-    original = console_module.PAGE_SIZE
-    console_module.PAGE_SIZE = page_size  # walk several keyset pages
+    original = conversation_pages.PAGE_SIZE
+    conversation_pages.PAGE_SIZE = page_size  # walk several keyset pages
     try:
         with sa.create_engine(tracker_url).connect() as connection:
             all_senders = set(connection.execute(sa.text("SELECT DISTINCT sender_id FROM events")).scalars())
@@ -68,4 +52,4 @@ def check_queries(tracker_url: str, app_url: str, fallback_sender: str, fact_sen
         transcript = client.get(f"/console/conversations/{fact_sender}").get_data(as_text=True)
         assert fact_id in transcript and "Compris : faq" in transcript
     finally:
-        console_module.PAGE_SIZE = original
+        conversation_pages.PAGE_SIZE = original

@@ -10,11 +10,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from mesdonnees.operators import create_operator, status_history
-from mesdonnees.requests_repository import RequestRepository
-from mesdonnees.tracker_store import MaskingSQLTrackerStore
+from console.accounts import create_operator
+from gdpr.requests import RequestRepository, status_history
+from rasa_addons.tracker_store import MaskingSQLTrackerStore
 from webapp import create_app
-from webapp import console as console_module
 
 PASSWORD = "correct horse battery staple"
 INJECTIONS = ["' OR 1=1 --", "'; DROP TABLE events; --", "%", "_", "\\", "\" OR \"\"=\"", "1) UNION SELECT * FROM operators --"]
@@ -45,7 +44,6 @@ def app(tmp_path, monkeypatch):
     for sender, events in conversations.items():
         tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_listen")] + events, slots=DOMAIN.slots)
         asyncio.run(store.save(tracker))
-    console_module._failures.clear()
     application = create_app(app_url, tracker_url)
     application.config["TESTING"] = True
     return application
@@ -121,7 +119,6 @@ def test_behind_the_proxy_one_address_throttled_does_not_lock_the_operator_out(t
     monkeypatch.setenv("TRUSTED_PROXY_COUNT", "1")
     app_url = f"sqlite:///{tmp_path / 'app.db'}"
     create_operator(RequestRepository(app_url), "agent.dpo", PASSWORD)
-    console_module._failures.clear()
     application = create_app(app_url, f"sqlite:///{tmp_path / 'conversations.db'}")
 
     def attempt(address, password):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from mesdonnees.facts import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 DOCKER = PROJECT_ROOT / "docker"
 

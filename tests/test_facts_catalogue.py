@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesdonnees.facts import (
+from training.facts import (
     DEFAULT_CATALOGUE_DIR,
     MIN_EXAMPLES_PER_FACT,
     REQUIRED_FACT_IDS,
     CatalogueError,
     load_catalogue,
 )
-from mesdonnees.training_data import render_training_data
+from training.nlu_data import render_training_data
 
 
 def test_every_contract_id_has_a_sourced_fact(catalogue):
@@ -127,6 +127,6 @@ def test_generated_training_data_covers_every_fact(catalogue):
     document = yaml.safe_load(render_training_data(catalogue))
     intents = {block["intent"]: block["examples"] for block in document["nlu"]}
     for fact in catalogue:
-        lines = [l for l in intents[f"faq/{fact.id}"].splitlines() if l.startswith("- ")]
+        lines = [line for line in intents[f"faq/{fact.id}"].splitlines() if line.startswith("- ")]
         assert len(lines) == len(fact.examples)
         assert f"utter_faq/{fact.id}" in document["responses"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from mesdonnees.letters import compose_letter
-from mesdonnees.requests_repository import RequestRepository
+from gdpr.letters import compose_letter
+from gdpr.requests import RequestRepository
 from webapp import create_app
 
 

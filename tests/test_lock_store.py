@@ -9,9 +9,8 @@ import time
 import pytest
 import redis
 
-from mesdonnees.scale_out import RedisTicketLockStore
-
-from tests.databases import REDIS_URL
+from devtools.databases import REDIS_URL
+from rasa_addons.scale_out import RedisTicketLockStore
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The message guard cleans, caps and neutralises what citizens send."""
 import pytest
 
-from mesdonnees.message_guard import (
+from rasa_addons.message_guard import (
     RateLimiter,
     check_text,
     clean_message,
@@ -99,13 +99,13 @@ def test_an_ipv6_client_is_limited_by_its_64_across_servers(redis_prefix):
     assert [one.allow("2001:db8::1")[0], two.allow("2001:db8::2")[0], one.allow("2001:db8::3")[0]] == [True, True, False]
 
 
-from tests.databases import REDIS_URL  # noqa: E402
+from devtools.databases import REDIS_URL  # noqa: E402
 
 
 def shared_limiter(prefix, per_minute, window=60.0):
     """One Rasa server's limiter, with its own Redis connection."""
-    from mesdonnees.message_guard import RedisRateLimiter
-    from mesdonnees.scale_out import redis_client
+    from rasa_addons.message_guard import RedisRateLimiter
+    from rasa_addons.scale_out import redis_client
 
     return RedisRateLimiter(redis_client(REDIS_URL), per_minute=per_minute, window=window, key_prefix=prefix)
 
@@ -145,8 +145,8 @@ def test_the_client_address_is_not_stored_in_redis(redis_prefix):
 
 
 def test_an_unreachable_redis_lets_messages_through(caplog):
-    from mesdonnees.message_guard import RedisRateLimiter
-    from mesdonnees.scale_out import redis_client
+    from rasa_addons.message_guard import RedisRateLimiter
+    from rasa_addons.scale_out import redis_client
 
     limiter = RedisRateLimiter(redis_client("redis://127.0.0.1:1/0"), per_minute=1)
     assert limiter.allow("203.0.113.7") == (True, 0) and limiter.allow("203.0.113.7") == (True, 0)
@@ -154,7 +154,7 @@ def test_an_unreachable_redis_lets_messages_through(caplog):
 
 
 def test_redis_url_selects_the_shared_limiter(monkeypatch):
-    from mesdonnees.message_guard import RedisRateLimiter, rate_limiter_from_environment
+    from rasa_addons.message_guard import RedisRateLimiter, rate_limiter_from_environment
 
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert isinstance(rate_limiter_from_environment(), RateLimiter)
@@ -173,6 +173,6 @@ def test_redis_url_selects_the_shared_limiter(monkeypatch):
     (None, None, 0, "unknown"),
 ])
 def test_client_address(peer, forwarded_for, trusted, expected):
-    from mesdonnees.settings import client_address
+    from settings import client_address
 
     assert client_address(peer, forwarded_for, trusted) == expected

@@ -1,7 +1,7 @@
 """Personal data is masked before it is stored."""
 import pytest
 
-from mesdonnees.pii import EMAIL_MASK, NIR_MASK, PHONE_MASK, VALUE_MASK, contains_nir, mask_text, mask_value
+from privacy.masking import EMAIL_MASK, NIR_MASK, PHONE_MASK, VALUE_MASK, contains_nir, mask_text, mask_value
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
-from mesdonnees import rasa_speedups
+from rasa_addons import speedups as rasa_speedups
 
 rasa_speedups.apply()
 
@@ -79,7 +79,7 @@ def test_spacy_without_entity_recognition_gives_the_same_features():
     from rasa.nlu.utils.spacy_utils import SpacyNLP
 
     from bench.quality import HELDOUT
-    from mesdonnees.nlu_evaluation import load_examples
+    from training.evaluation import load_examples
 
     lean = SpacyNLP.load_model("fr_core_news_md").model
     assert "ner" not in lean.pipe_names and "ner" in lean.disabled

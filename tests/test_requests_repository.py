@@ -8,14 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from mesdonnees.database import engine_for, migrate
-from mesdonnees.requests_repository import (
+from devtools.databases import throwaway_database
+from gdpr.requests import (
     NoDraft,
     RequestRepository,
     StorageUnavailable,
     legal_deadline,
 )
-from tests.databases import throwaway_database
+from storage.database import engine_for, migrate
 
 ANSWERS = {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont", "email": "jeanne@example.fr"}
 
@@ -130,7 +130,7 @@ def test_a_retried_submission_gives_one_row(database_url):
 
 
 def test_two_operators_deciding_at_once_one_wins_and_the_others_are_told(database_url):
-    from mesdonnees.operators import OperatorError, change_status
+    from gdpr.requests import StatusChangeError, change_status
 
     repo = RequestRepository(database_url)
     fill_draft(repo, "contested")
@@ -142,7 +142,7 @@ def test_two_operators_deciding_at_once_one_wins_and_the_others_are_told(databas
         try:
             change_status(repo, reference, status, "motif de la décision", operator, seen_status="reçue")
             return operator
-        except OperatorError as error:
+        except StatusChangeError as error:
             return str(error)
 
     with ThreadPoolExecutor(max_workers=6) as pool:

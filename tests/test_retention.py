@@ -9,9 +9,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from mesdonnees.requests_repository import RequestRepository
-from mesdonnees.retention import purge
-from mesdonnees.tracker_store import MaskingSQLTrackerStore
+from conversations.retention import purge
+from gdpr.requests import RequestRepository
+from rasa_addons.tracker_store import MaskingSQLTrackerStore
 
 
 def test_purge_keeps_recent_conversations_and_all_requests(tmp_path):

@@ -11,9 +11,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from mesdonnees.pii import VALUE_MASK
-from mesdonnees.tracker_store import MaskingSQLTrackerStore
-from tests.databases import throwaway_database
+from devtools.databases import throwaway_database
+from privacy.masking import VALUE_MASK
+from rasa_addons.tracker_store import MaskingSQLTrackerStore
 
 DOMAIN = Domain.from_yaml(
     """
@@ -163,7 +163,7 @@ def test_sqlite_files_are_private_whatever_the_umask(tmp_path):
     import os
     import stat
 
-    from mesdonnees.requests_repository import RequestRepository
+    from gdpr.requests import RequestRepository
 
     folder = tmp_path / "var"
     previous = os.umask(0o022)
@@ -183,7 +183,7 @@ def test_sqlite_files_are_private_whatever_the_umask(tmp_path):
 
 
 def test_an_answer_a_form_refused_is_masked_a_question_in_the_form_is_not():
-    from mesdonnees.tracker_store import mask_event_dict, _answers_to_personal_questions
+    from rasa_addons.tracker_store import _answers_to_personal_questions, mask_event_dict
 
     events = [
         SlotSet("requested_slot", "first_name"), ActionExecuted("action_listen"),

@@ -1,29 +1,15 @@
-"""The web app (port 8080): citizens' printable letters; the widget and console build on it."""
+"""The web app (port 8080): the citizens' pages (webapp.citizen_pages: the page hosting the widget,
+the printable letters) and the operators' console (console/), with the headers every page gets."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
-from urllib.parse import urlparse
 
-from flask import Flask, abort, render_template, request, send_from_directory
+from flask import Flask, render_template
 
-from mesdonnees import settings
-from mesdonnees.letters import compose_letter
-from mesdonnees.requests_repository import RequestRepository, StorageUnavailable
+import settings
+from gdpr.requests import RequestRepository
 
 MAX_REQUEST_BYTES = 64 * 1024
-WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget" / "src"
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
-TITLE = "Mes données de santé"
-
-
-def _origins(url: str) -> str:
-    """CSP sources for the Rasa server: its HTTP origin and the matching WebSocket one."""
-    parsed = urlparse(url)
-    ws = "wss" if parsed.scheme == "https" else "ws"
-    return f"{parsed.scheme}://{parsed.netloc} {ws}://{parsed.netloc}"
-
-
 def _secret_key() -> str:
     """CONSOLE_SECRET_KEY, or a random key kept under var/ for the embedded setup."""
     key = settings.console_secret_key()
@@ -40,7 +26,9 @@ def _secret_key() -> str:
 def create_app(database_url: str | None = None, tracker_store_url: str | None = None) -> Flask:
     from datetime import timedelta
 
-    from webapp.console import console
+    from console.routes import console
+    from webapp.citizen_pages import TITLE
+    from webapp.citizen_pages import blueprint as citizen_pages
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -60,6 +48,7 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
     )
     app.jinja_env.globals["site_name"] = TITLE
     app.jinja_env.filters["dict_without"] = lambda d, key: {k: v for k, v in d.items() if k != key}
+    app.register_blueprint(citizen_pages)
     app.register_blueprint(console)
 
     @app.after_request
@@ -71,44 +60,6 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
-        return response
-
-    @app.get("/")
-    def home():
-        rasa_url = settings.rasa_public_url()
-        response = app.make_response(render_template(
-            "index.html", title=TITLE, rasa_url=rasa_url, web_url=settings.public_web_url(),
-            retention_days=settings.conversation_retention_days(),
-        ))
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; connect-src 'self' {_origins(rasa_url)}; img-src 'self' data:; "
-            "style-src 'self'; script-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-            "form-action 'self'"
-        )
-        return response
-
-    @app.get("/widget/<path:filename>")
-    def widget_asset(filename: str):
-        if filename == "socket.io.min.js":
-            return send_from_directory(VENDOR_DIR, filename, max_age=3600)
-        return send_from_directory(WIDGET_DIR, filename, max_age=300)
-
-    @app.get("/sante")
-    def health():
-        return {"status": "ok"}
-
-    @app.get("/lettre/<reference>")
-    def letter(reference: str):
-        key = request.args.get("cle", "")
-        try:
-            stored = repository.find_by_reference(reference) if len(reference) <= 20 else None
-        except StorageUnavailable:
-            abort(503)
-        # Same answer for an unknown reference and a wrong key: nothing leaks.
-        if stored is None or not secrets.compare_digest(stored.letter_key.encode(), key.encode()):
-            abort(404)
-        response = app.make_response(render_template("letter.html", letter=compose_letter(stored), letter_request=stored))
-        response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(404)

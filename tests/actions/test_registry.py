@@ -2,7 +2,7 @@
 import yaml
 from rasa_sdk.executor import ActionExecutor
 
-from mesdonnees.facts import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 
 def test_action_server_serves_exactly_the_domain_actions():

@@ -7,17 +7,12 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.request_forms import (
-    ActionCancelRequest,
-    ActionShowRequestStatus,
-    ActionSubmitRequest,
-    AskDataScope,
-    AskRequestConfirmed,
-    ValidateErasureRequestForm,
-    ValidateRectificationRequestForm,
-)
-from mesdonnees.facts import PROJECT_ROOT
-from mesdonnees.requests_repository import RequestRepository
+from actions.request_form_questions import AskDataScope, AskRequestConfirmed
+from actions.request_form_validation import ValidateErasureRequestForm, ValidateRectificationRequestForm
+from actions.request_status import ActionShowRequestStatus
+from actions.request_submission import ActionCancelRequest, ActionSubmitRequest
+from gdpr.requests import RequestRepository
+from settings import PROJECT_ROOT
 from tests.conftest import make_tracker
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))

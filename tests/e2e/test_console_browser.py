@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from mesdonnees.operators import create_operator
-from mesdonnees.requests_repository import RequestRepository
+from console.accounts import create_operator
+from gdpr.requests import RequestRepository
 
 pytestmark = pytest.mark.servers
 PASSWORD = "un mot de passe assez long"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mesdonnees.conversation_recovery import RECOVERY_MESSAGE
-from mesdonnees.requests_repository import RequestRepository
+from devtools.servers import RasaServer
+from gdpr.requests import RequestRepository
+from rasa_addons.conversation_recovery import RECOVERY_MESSAGE
 from tests.e2e.replies import customs, form_step, new_sender, texts
-from tests.servers import RasaServer
 
 pytestmark = pytest.mark.servers
 

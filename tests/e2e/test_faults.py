@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from tests.servers import ActionServer, RasaServer, free_port
+from devtools.servers import ActionServer, RasaServer, free_port
 
 pytestmark = pytest.mark.servers
 RATE_LIMIT = 8
@@ -60,7 +60,7 @@ def test_action_server_down_gives_a_clear_answer_then_recovers(fragile):
 def test_rate_limit_answers_429_in_french(fragile):
     server, _ = fragile
     statuses = []
-    for i in range(RATE_LIMIT + 2):
+    for _ in range(RATE_LIMIT + 2):
         response = requests.post(
             f"{server.url}/webhooks/rest/webhook", json={"sender": "flood", "message": "bonjour"}, timeout=30
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import ACTION_TOKEN, API_TOKEN, RasaServer
+from devtools.servers import ACTION_TOKEN, API_TOKEN, RasaServer
 
 pytestmark = pytest.mark.servers
 
@@ -78,7 +78,7 @@ def test_a_rasa_server_without_the_secret_gets_no_action(wrong_secret_server):
 def test_no_secret_in_the_process_list(wrong_secret_server, assistant):
     for server in (assistant, wrong_secret_server):
         command_line = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().decode(errors="replace")
-        assert "mesdonnees.rasa_server" in command_line
+        assert "rasa_addons.rasa_server" in command_line
         assert API_TOKEN not in command_line and "--auth-token" not in command_line
     response = requests.get(f"{assistant.url}/status", timeout=10)
     assert response.status_code == 401, "the API still requires its token"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from mesdonnees.facts import PROJECT_ROOT
-from mesdonnees.nlu_evaluation import assistant_thresholds, evaluate, load_examples, understand_all
+from settings import PROJECT_ROOT
+from training.evaluation import assistant_thresholds, evaluate, load_examples, understand_all
 
 pytestmark = pytest.mark.servers
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from mesdonnees.requests_repository import RequestRepository
+from gdpr.requests import RequestRepository
 
 pytestmark = pytest.mark.servers
 

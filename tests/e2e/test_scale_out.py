@@ -12,8 +12,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.databases import POSTGRES_ADMIN_URL, REDIS_URL, fresh_postgres_database
-from tests.servers import ActionServer, RasaServer
+from devtools.databases import POSTGRES_ADMIN_URL, REDIS_URL, fresh_postgres_database
+from devtools.servers import ActionServer, RasaServer
 
 pytestmark = pytest.mark.servers
 
@@ -116,7 +116,7 @@ def test_concurrent_conversations_lose_and_duplicate_nothing(cluster, results_di
         references = list(pool.map(lambda args: run_access_request(cluster, *args), [(s, i) for i, s in enumerate(senders)]))
     elapsed = time.monotonic() - started
     assert len(set(references)) == len(senders)
-    for sender, reference in zip(senders, references):
+    for sender, reference in zip(senders, references, strict=True):
         assert cluster.requests_of(sender) == [reference]
         assert len(cluster.user_texts(sender)) == len(ACCESS_REQUEST)
     # Several messages of ONE conversation at once, on both servers: the Redis lock

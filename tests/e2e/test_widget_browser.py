@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mesdonnees.facts import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.servers
 AXE = PROJECT_ROOT / "webapp" / "static" / "vendor" / "axe.min.js"

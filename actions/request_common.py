@@ -1,0 +1,117 @@
+"""What the request actions share: the repository, answer clean-up, form progress, digressions,
+the invalid-answer and storage-unavailable replies, and the request's machine-readable payload."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Dict, List
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+import settings
+from gdpr.kinds import ALL_FIELDS
+from gdpr.requests import RequestRepository, StoredRequest
+from training.nlu_data import RETRIEVAL_INTENT
+
+STATUS_FORM = "request_status_form"
+MAX_INVALID_ANSWERS = 3
+EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+REFERENCE_PATTERN = re.compile(r"\bHDH-\d{4}-\d{6}\b", re.IGNORECASE)
+# Intents that, phrased as a question, interrupt a form for an answer (then it resumes).
+DIGRESSION_INTENTS = (RETRIEVAL_INTENT, "out_of_scope")
+DIGRESSION_CONFIDENCE = 0.8
+
+
+def repository() -> RequestRepository:
+    return RequestRepository(settings.database_url())
+
+
+def clean_text(value: Any) -> str:
+    """Normalise a typed answer: NFC, no control characters, single spaces."""
+    text = unicodedata.normalize("NFC", str(value or ""))
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(text.split())
+
+
+def form_progress(form: str, slot: str, domain: DomainDict) -> Dict[str, Any]:
+    required = domain.get("forms", {}).get(form, {}).get("required_slots", [])
+    step = required.index(slot) + 1 if slot in required else 1
+    return {"name": form, "step": step, "steps": len(required)}
+
+
+def latest_intent(tracker: Tracker) -> Dict[str, Any]:
+    return tracker.latest_message.get("intent") or {}
+
+
+def is_digression(tracker: Tracker) -> bool:
+    """The latest message is not an answer: a cancel, a suggestion button, or a question."""
+    text = tracker.latest_message.get("text") or ""
+    intent = latest_intent(tracker)
+    if intent.get("name") in ("cancel", "ask_fact"):
+        return True
+    return (
+        intent.get("name") in DIGRESSION_INTENTS
+        and float(intent.get("confidence") or 0) >= DIGRESSION_CONFIDENCE
+        and "?" in text
+    )
+
+
+def invalid_answer(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str) -> Dict[str, Any]:
+    """Explain what is wrong; after three invalid answers in a row, offer to stop."""
+    count = int(tracker.get_slot("invalid_answers") or 0) + 1
+    if count >= MAX_INVALID_ANSWERS:
+        dispatcher.utter_message(
+            text=f"{message} Cela fait {count} réponses que je ne peux pas accepter : voulez-vous arrêter la demande ?",
+            buttons=[{"title": "Arrêter la demande", "payload": "/cancel"}],
+        )
+    else:
+        dispatcher.utter_message(text=message)
+    return {slot: None, "invalid_answers": float(count)}
+
+
+def tell_storage_unavailable(dispatcher: CollectingDispatcher) -> None:
+    dispatcher.utter_message(
+        text=(
+            "Le service d'enregistrement est momentanément indisponible : votre réponse n'a pas pu être "
+            "conservée. Réessayez dans quelques minutes."
+        ),
+        json_message={"error": "storage_unavailable"},
+    )
+
+
+
+def format_date(value) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def recipient(request: StoredRequest) -> str:
+    """The controller as written after « destinataire : » (lower-case article)."""
+    return request.controller[0].lower() + request.controller[1:]
+
+
+def letter_url(request: StoredRequest) -> str:
+    return f"{settings.public_web_url()}/lettre/{request.reference}?cle={request.letter_key}"
+
+
+def request_payload(request: StoredRequest) -> Dict[str, Any]:
+    return {
+        "reference": request.reference,
+        "kind": request.kind,
+        "status": request.status,
+        "received_on": request.received_at.date().isoformat(),
+        "deadline": request.deadline.isoformat(),
+        "controller": request.controller,
+        "letter_url": letter_url(request),
+    }
+
+
+FORM_SLOTS_TO_RESET = (*ALL_FIELDS, "request_confirmed", "invalid_answers", "requested_slot")
+
+
+def reset_form_slots() -> List[EventType]:
+    return [SlotSet(slot, 0.0 if slot == "invalid_answers" else None) for slot in FORM_SLOTS_TO_RESET]
+

@@ -1,0 +1,2 @@
+"""The operators' console (/console): one Flask blueprint per feature, plus operator accounts
+and review data."""

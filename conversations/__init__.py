@@ -1,0 +1,2 @@
+"""The conversation log that Rasa's tracker store writes (the `events` table): reading,
+filtering, aggregating and purging it happen in `conversations.log` only."""

@@ -1,1 +1,0 @@
-"""Shared code of the « Mes données de santé » assistant (facts, privacy, storage)."""

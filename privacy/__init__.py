@@ -1,0 +1,1 @@
+"""Masking of personal data before anything is stored or published."""

@@ -1,0 +1,77 @@
+"""The application database's schema: every table of the application database is declared here.
+
+Alembic (migrations/env.py) compares migrations against this metadata, and a test checks that
+the migrated database matches it. Modules read and write these tables through the functions
+of their owner: requests (gdpr.requests), operator accounts (console.accounts), reviews
+(console.reviews). Rasa's own `events` table lives in the conversation log database and is
+never declared here (SPEC §2: no two components create a table of the same name).
+"""
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+gdpr_requests = sa.Table(
+    "gdpr_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(20), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("data_scope", sa.String(30), nullable=False),
+    sa.Column("controller", sa.String(200), nullable=False),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("last_name", sa.String(100), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("wrong_data", sa.Text),
+    sa.Column("correct_data", sa.Text),
+    sa.Column("objection_reason", sa.Text),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deadline", sa.Date, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("submission_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("letter_key", sa.String(64), nullable=False),
+    sa.Index("ix_gdpr_requests_status_deadline", "status", "deadline"),
+)
+
+request_drafts = sa.Table(
+    "request_drafts", metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("submission_key", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("answers", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+request_status_changes = sa.Table(
+    "request_status_changes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("gdpr_requests.id"), nullable=False, index=True),
+    sa.Column("old_status", sa.String(20)),
+    sa.Column("new_status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("changed_by", sa.String(100), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# --- Console -------------------------------------------------------------------------
+operators = sa.Table(
+    "operators", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(100), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("event_id", sa.Integer),
+    sa.Column("message_text", sa.Text),
+    sa.Column("tag", sa.String(30)),
+    sa.Column("note", sa.Text),
+    sa.Column("correct_label", sa.String(100)),
+    sa.Column("operator", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
