@@ -2,6 +2,7 @@
 
 Every variable is documented in the README's configuration table.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Answer a citizen's question with a curated fact, or admit that none covers it."""
+
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,7 @@ from training.facts import Catalogue, default_catalogue
 from training.nlu_data import RETRIEVAL_INTENT
 
 logger = logging.getLogger(__name__)
+
 
 def selected_fact_id(tracker: Tracker) -> "tuple[Optional[str], float]":
     """The fact the NLU picked for the latest message, with its confidence."""
@@ -62,6 +64,8 @@ class ActionAnswerFact(Action):
             return [SlotSet("last_fact_id", None)]
         buttons = fact_buttons(self.catalogue, fact.related)
         if fact.offers_request:
-            buttons.insert(0, {"title": KINDS[fact.offers_request].offer_title, "payload": f"/request_{fact.offers_request}"})
+            buttons.insert(
+                0, {"title": KINDS[fact.offers_request].offer_title, "payload": f"/request_{fact.offers_request}"}
+            )
         dispatcher.utter_message(text=fact.answer, buttons=buttons, json_message=fact.payload())
         return [SlotSet("last_fact_id", fact.id)]

@@ -1,4 +1,5 @@
 """Honest answers when no fact covers the question (SPEC §3.2: custom.fallback)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text

@@ -1,4 +1,5 @@
 """Helpers that build the replies' machine-readable parts (SPEC §3.2)."""
+
 from __future__ import annotations
 
 import json

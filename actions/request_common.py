@@ -1,5 +1,6 @@
 """What the request actions share: the repository, answer clean-up, form progress, digressions,
 the invalid-answer and storage-unavailable replies, and the request's machine-readable payload."""
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,9 @@ from training.nlu_data import RETRIEVAL_INTENT
 
 STATUS_FORM = "request_status_form"
 MAX_INVALID_ANSWERS = 3
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 REFERENCE_PATTERN = re.compile(r"\bHDH-\d{4}-\d{6}\b", re.IGNORECASE)
 # Intents that, phrased as a question, interrupt a form for an answer (then it resumes).
@@ -83,7 +86,6 @@ def tell_storage_unavailable(dispatcher: CollectingDispatcher) -> None:
     )
 
 
-
 def format_date(value) -> str:
     return value.strftime("%d/%m/%Y")
 
@@ -114,4 +116,3 @@ FORM_SLOTS_TO_RESET = (*ALL_FIELDS, "request_confirmed", "invalid_answers", "req
 
 def reset_form_slots() -> List[EventType]:
     return [SlotSet(slot, 0.0 if slot == "invalid_answers" else None) for slot in FORM_SLOTS_TO_RESET]
-

@@ -1,5 +1,6 @@
 """The request forms' questions (one `action_ask_<field>` per field of the registry, with the
 form's progress in `custom.form`) and the summary that asks to confirm or correct."""
+
 from __future__ import annotations
 
 import abc
@@ -83,8 +84,7 @@ class AskRequestConfirmed(Action):
         required = domain.get("forms", {}).get(form, {}).get("required_slots", [])
         buttons = [{"title": "Oui, enregistrer la demande", "payload": "/affirm"}]
         buttons += [
-            {"title": f"Corriger {FIELDS[f].label}", "payload": correction_payload(f)}
-            for f in required if f in FIELDS
+            {"title": f"Corriger {FIELDS[f].label}", "payload": correction_payload(f)} for f in required if f in FIELDS
         ]
         buttons.append({"title": "Annuler la demande", "payload": "/cancel"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons, json_message={"form": progress})

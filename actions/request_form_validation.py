@@ -1,6 +1,7 @@
 """Extraction and validation of the GDPR request forms' answers (one form per kind of request,
 generated from the registry gdpr.kinds). A valid answer is saved at once in the request's draft
 (application database); the conversation log only keeps it masked."""
+
 from __future__ import annotations
 
 import abc
@@ -87,7 +88,9 @@ class ValidateRequestForm(FormValidationAction):
         matches = [scope for scope, words in SCOPE_KEYWORDS.items() if any(w in text for w in words)]
         if len(matches) != 1:
             return invalid_answer(
-                dispatcher, tracker, slot,
+                dispatcher,
+                tracker,
+                slot,
                 "Je n'ai pas compris de quelles données il s'agit. Choisissez « Un projet de recherche du "
                 "Health Data Hub » ou « Mes données de l'Assurance maladie (SNDS) ».",
             )
@@ -100,7 +103,9 @@ class ValidateRequestForm(FormValidationAction):
         if not name or len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.match(name):
             label = "prénom" if slot == "first_name" else "nom de famille"
             return invalid_answer(
-                dispatcher, tracker, slot,
+                dispatcher,
+                tracker,
+                slot,
                 f"Ce {label} ne semble pas valide : utilisez des lettres, espaces, traits d'union ou "
                 f"apostrophes ({MAX_NAME_LENGTH} caractères au plus).",
             )
@@ -112,7 +117,9 @@ class ValidateRequestForm(FormValidationAction):
         email = found[0] if len(found) == 1 else text
         if len(email) > 254 or not EMAIL_PATTERN.match(email) or ".." in email:
             return invalid_answer(
-                dispatcher, tracker, slot,
+                dispatcher,
+                tracker,
+                slot,
                 "Cette adresse e-mail ne semble pas valide. Écrivez-la sous la forme nom@exemple.fr.",
             )
         local, domain_part = email.rsplit("@", 1)
@@ -122,15 +129,21 @@ class ValidateRequestForm(FormValidationAction):
         text = clean_text(value)
         if contains_nir(text):
             return invalid_answer(
-                dispatcher, tracker, slot,
+                dispatcher,
+                tracker,
+                slot,
                 "Votre réponse semble contenir un numéro de sécurité sociale : il n'est pas nécessaire et je "
                 "ne peux pas l'accepter. Décrivez la situation sans ce numéro.",
             )
         if len(text) < 3:
-            return invalid_answer(dispatcher, tracker, slot, "Votre réponse est trop courte : décrivez-la en quelques mots.")
+            return invalid_answer(
+                dispatcher, tracker, slot, "Votre réponse est trop courte : décrivez-la en quelques mots."
+            )
         if len(text) > MAX_DESCRIPTION_LENGTH:
             return invalid_answer(
-                dispatcher, tracker, slot,
+                dispatcher,
+                tracker,
+                slot,
                 f"Votre réponse est trop longue ({len(text)} caractères) : résumez-la en "
                 f"{MAX_DESCRIPTION_LENGTH} caractères au plus.",
             )
@@ -150,14 +163,21 @@ class ValidateRequestForm(FormValidationAction):
             dispatcher.utter_message(text="D'accord, rien n'est envoyé. Choisissez ce qu'il faut corriger, ou annulez.")
             return {"request_confirmed": None}
         return invalid_answer(
-            dispatcher, tracker, "request_confirmed",
+            dispatcher,
+            tracker,
+            "request_confirmed",
             "Répondez « oui » pour enregistrer la demande, ou choisissez ce qu'il faut corriger.",
         )
 
 
 # Every field's `extract_<field>` and `validate_<field>`, as rasa_sdk looks them up, from the
 # registry: the text answers the requested field; the field's rule validates it.
-_RULES = {SCOPE: "_validate_scope", NAME: "_validate_name", EMAIL: "_validate_email", DESCRIPTION: "_validate_description"}
+_RULES = {
+    SCOPE: "_validate_scope",
+    NAME: "_validate_name",
+    EMAIL: "_validate_email",
+    DESCRIPTION: "_validate_description",
+}
 
 
 def _extractor(field: str):

@@ -1,5 +1,6 @@
 """The request status form: a request's status is given only to whoever knows both its
 reference and the e-mail address it was made with."""
+
 from __future__ import annotations
 
 from typing import List, Text
@@ -55,7 +56,9 @@ class ValidateRequestStatusForm(FormValidationAction):
         match = REFERENCE_PATTERN.search(str(value or ""))
         if not match:
             return invalid_answer(
-                dispatcher, tracker, "request_reference",
+                dispatcher,
+                tracker,
+                "request_reference",
                 "Une référence ressemble à HDH-2026-000123. Pouvez-vous la recopier ?",
             )
         return {"request_reference": match.group(0).upper(), "invalid_answers": 0.0}
@@ -64,7 +67,9 @@ class ValidateRequestStatusForm(FormValidationAction):
         found = EMAIL_IN_TEXT.findall(clean_text(value))
         if len(found) != 1:
             return invalid_answer(
-                dispatcher, tracker, "status_email",
+                dispatcher,
+                tracker,
+                "status_email",
                 "Indiquez l'adresse e-mail donnée lors de la demande, sous la forme nom@exemple.fr.",
             )
         return {"status_email": found[0], "invalid_answers": 0.0}

@@ -1,5 +1,6 @@
 """Submitting a confirmed request (confirmed only once the database committed it) and
 cancelling a request in progress."""
+
 from __future__ import annotations
 
 import logging
@@ -81,6 +82,8 @@ class ActionCancelRequest(Action):
         except StorageUnavailable:
             logger.warning("draft not deleted on cancel: storage unavailable")
         dispatcher.utter_message(response="utter_request_cancelled")
-        return [ActiveLoop(None)] + reset_form_slots() + [
-            SlotSet("submit_failed", None), SlotSet("request_reference", None), SlotSet("status_email", None)
-        ]
+        return (
+            [ActiveLoop(None)]
+            + reset_form_slots()
+            + [SlotSet("submit_failed", None), SlotSet("request_reference", None), SlotSet("status_email", None)]
+        )

@@ -3,6 +3,7 @@
 Writes docs/benchmarks.md and PNG charts under docs/benchmarks/. Figures are reported,
 never asserted by the tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,38 +29,55 @@ def pct(x: float) -> str:
 
 
 def quality_section(q) -> list:
-    lines = ["## Compréhension", "",
-             "Jeu de test tenu à l'écart (`tests/nlu/heldout.yml`, jamais utilisé pour l'entraînement ni le "
-             "réglage). Seuils de chaque système réglés sur le jeu de développement (`tests/nlu/dev.yml`), "
-             "même règle que `make tune`. « Sûr et faux » : un fait donné alors qu'un autre, ou aucun, était juste.", "",
-             "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils (intention, fait) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "## Compréhension",
+        "",
+        "Jeu de test tenu à l'écart (`tests/nlu/heldout.yml`, jamais utilisé pour l'entraînement ni le "
+        "réglage). Seuils de chaque système réglés sur le jeu de développement (`tests/nlu/dev.yml`), "
+        "même règle que `make tune`. « Sûr et faux » : un fait donné alors qu'un autre, ou aucun, était juste.",
+        "",
+        "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils (intention, fait) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for s in q["heldout"]:
         r = s.report
-        lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | {pct(r.oos_precision)} | "
-                     f"{pct(r.oos_recall)} | {pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | "
-                     f"{s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |")
-    lines += ["", "Validation croisée à 5 plis sur les données d'entraînement (chaque question est prédite par un "
-              "modèle qui ne l'a pas vue ; seuils choisis sur ces prédictions hors pli, même règle). "
-              "« Sans seuil » : le premier fait proposé, sans refus possible.", "",
-              "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines.append(
+            f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | {pct(r.oos_precision)} | "
+            f"{pct(r.oos_recall)} | {pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | "
+            f"{s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |"
+        )
+    lines += [
+        "",
+        "Validation croisée à 5 plis sur les données d'entraînement (chaque question est prédite par un "
+        "modèle qui ne l'a pas vue ; seuils choisis sur ces prédictions hors pli, même règle). "
+        "« Sans seuil » : le premier fait proposé, sans refus possible.",
+        "",
+        "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for s in q["cv"]:
         r = s.report
-        lines.append(f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | "
-                     f"{pct(r.oos_precision)} | {pct(r.oos_recall)} | "
-                     f"{pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | {s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |")
+        lines.append(
+            f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | "
+            f"{pct(r.oos_precision)} | {pct(r.oos_recall)} | "
+            f"{pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | {s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |"
+        )
     if len(q["cv"]) == 1:
-        lines += ["", "La validation croisée des pipelines Rasa (5 entraînements chacun) se lance avec "
-                  "`make bench BENCH_ARGS=--rasa-folds=5` ; elle n'est pas dans le rapport par défaut."]
+        lines += [
+            "",
+            "La validation croisée des pipelines Rasa (5 entraînements chacun) se lance avec "
+            "`make bench BENCH_ARGS=--rasa-folds=5` ; elle n'est pas dans le rapport par défaut.",
+        ]
     lines += ["", "![Faits les plus confondus](benchmarks/confusions.png)", ""]
     return lines
 
 
-CV_CARRIED = ("Lignes « Rasa » de la validation croisée mesurées le {} (`--rasa-folds=5`, 80 min environ), avec "
-              "les données d'entraînement de ce moment-là, et reprises du rapport précédent : ce lancement ne les a "
-              "pas refaites. Si les données ont changé depuis, elles ne se comparent plus exactement à la ligne "
-              "TF-IDF ; leurs seuils sont choisis sur les prédictions hors pli, pas sur le jeu de développement.")
+CV_CARRIED = (
+    "Lignes « Rasa » de la validation croisée mesurées le {} (`--rasa-folds=5`, 80 min environ), avec "
+    "les données d'entraînement de ce moment-là, et reprises du rapport précédent : ce lancement ne les a "
+    "pas refaites. Si les données ont changé depuis, elles ne se comparent plus exactement à la ligne "
+    "TF-IDF ; leurs seuils sont choisis sur les prédictions hors pli, pas sur le jeu de développement."
+)
 
 
 def carry_rasa_cross_validation(section: list, previous: list) -> list:
@@ -68,7 +86,9 @@ def carry_rasa_cross_validation(section: list, previous: list) -> list:
     if not rows:
         return section
     text = "\n".join(previous)
-    date = re.search(r"validation croisée mesurées le ([\d-]+ [\d:]+)", text) or re.search(r"Mesuré le ([\d-]+ [\d:]+)\.", text)
+    date = re.search(r"validation croisée mesurées le ([\d-]+ [\d:]+)", text) or re.search(
+        r"Mesuré le ([\d-]+ [\d:]+)\.", text
+    )
     out = []
     for line in section:
         if line.startswith("La validation croisée des pipelines Rasa"):
@@ -83,33 +103,50 @@ def carry_rasa_cross_validation(section: list, previous: list) -> list:
 def serving_rows(name, levels, rss=None):
     rows = []
     for c, load in sorted(levels.items()):
-        rows.append(f"| {name} | {c} | {load.throughput:.1f} | {load.p(50):.0f} | {load.p(95):.0f} | "
-                    f"{load.p(99):.0f} | {load.errors} |")
+        rows.append(
+            f"| {name} | {c} | {load.throughput:.1f} | {load.p(50):.0f} | {load.p(95):.0f} | "
+            f"{load.p(99):.0f} | {load.errors} |"
+        )
     return rows
 
 
 def serving_section(s) -> list:
     seq_full, seq_plain = s["full_sequential"], s["plain_sequential"]
-    lines = ["## Vitesse de service", "",
-             "Canal REST, sur cette machine, dans le même lancement. « Pile complète » : serveur Rasa + serveur "
-             "d'actions + tracker store SQL (SQLite en journal WAL, connexions gardées ouvertes, une insertion "
-             "groupée par tour) avec masquage. « Rasa simple » : un assistant minimal (pas "
-             "d'action personnalisée, tracker en mémoire) entraîné par le banc. « Sans les correctifs » : la même "
-             "pile avec `RASA_SPEEDUPS=0`, c'est-à-dire sans les corrections des points chauds trouvés au profilage "
-             "(`rasa_addons/speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
-             "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store ; les réglages SQLite ci-dessus "
-             "restent actifs).", "",
-             "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
-             "citoyen ; l'effet de conversations plus longues est mesuré plus bas).", "",
-             "Latence séquentielle (ms, 150 messages) :", "",
-             "| système | p50 | p95 | p99 |", "|---|---:|---:|---:|",
-             f"| Pile complète | {seq_full.p(50):.0f} | {seq_full.p(95):.0f} | {seq_full.p(99):.0f} |",
-             *([f"| Pile complète sans les correctifs de performance (`RASA_SPEEDUPS=0`) | {s['unpatched_sequential'].p(50):.0f} | "
-                f"{s['unpatched_sequential'].p(95):.0f} | {s['unpatched_sequential'].p(99):.0f} |"] if "unpatched_sequential" in s else []),
-             f"| Rasa simple | {seq_plain.p(50):.0f} | {seq_plain.p(95):.0f} | {seq_plain.p(99):.0f} |", "",
-             "Charge (conversations simultanées, 15 s par niveau) :", "",
-             "| système | conversations | messages/s | p50 (ms) | p95 (ms) | p99 (ms) | erreurs |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "## Vitesse de service",
+        "",
+        "Canal REST, sur cette machine, dans le même lancement. « Pile complète » : serveur Rasa + serveur "
+        "d'actions + tracker store SQL (SQLite en journal WAL, connexions gardées ouvertes, une insertion "
+        "groupée par tour) avec masquage. « Rasa simple » : un assistant minimal (pas "
+        "d'action personnalisée, tracker en mémoire) entraîné par le banc. « Sans les correctifs » : la même "
+        "pile avec `RASA_SPEEDUPS=0`, c'est-à-dire sans les corrections des points chauds trouvés au profilage "
+        "(`rasa_addons/speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
+        "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store ; les réglages SQLite ci-dessus "
+        "restent actifs).",
+        "",
+        "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
+        "citoyen ; l'effet de conversations plus longues est mesuré plus bas).",
+        "",
+        "Latence séquentielle (ms, 150 messages) :",
+        "",
+        "| système | p50 | p95 | p99 |",
+        "|---|---:|---:|---:|",
+        f"| Pile complète | {seq_full.p(50):.0f} | {seq_full.p(95):.0f} | {seq_full.p(99):.0f} |",
+        *(
+            [
+                f"| Pile complète sans les correctifs de performance (`RASA_SPEEDUPS=0`) | {s['unpatched_sequential'].p(50):.0f} | "
+                f"{s['unpatched_sequential'].p(95):.0f} | {s['unpatched_sequential'].p(99):.0f} |"
+            ]
+            if "unpatched_sequential" in s
+            else []
+        ),
+        f"| Rasa simple | {seq_plain.p(50):.0f} | {seq_plain.p(95):.0f} | {seq_plain.p(99):.0f} |",
+        "",
+        "Charge (conversations simultanées, 15 s par niveau) :",
+        "",
+        "| système | conversations | messages/s | p50 (ms) | p95 (ms) | p99 (ms) | erreurs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     lines += serving_rows("Pile complète", s["full_levels"])
     if "unpatched_levels" in s:
         lines += serving_rows("Pile complète sans les correctifs (`RASA_SPEEDUPS=0`)", s["unpatched_levels"])
@@ -118,27 +155,44 @@ def serving_section(s) -> list:
     lines += serving_rows("Rasa simple", s["plain_levels"])
     if "workers_error" in s:
         lines += ["", f"2 workers Sanic : échec du démarrage ({s['workers_error']})."]
-    ratios = [f"{c} : {s['full_levels'][c].throughput / s['plain_levels'][c].throughput:.2f}×"
-              for c in sorted(s["full_levels"]) if s["plain_levels"][c].throughput]
-    lines += ["", "Débit de la pile complète rapporté à celui de Rasa simple, par niveau de charge : " + ", ".join(ratios) + ".",
-              "", "![Débit et latence](benchmarks/serving.png)", ""]
+    ratios = [
+        f"{c} : {s['full_levels'][c].throughput / s['plain_levels'][c].throughput:.2f}×"
+        for c in sorted(s["full_levels"])
+        if s["plain_levels"][c].throughput
+    ]
+    lines += [
+        "",
+        "Débit de la pile complète rapporté à celui de Rasa simple, par niveau de charge : " + ", ".join(ratios) + ".",
+        "",
+        "![Débit et latence](benchmarks/serving.png)",
+        "",
+    ]
     return lines
 
 
 def cost_section(q, s, main_model: Path, main_train_s) -> list:
-    return ["## Coût", "",
-            "| mesure | valeur |", "|---|---:|",
-            f"| entraînement du modèle du projet (dernier `make train` ; Rasa réutilise les composants inchangés de son cache) | {main_train_s} |",
-            f"| entraînement NLU sans spaCy | {q['timings']['train_no_spacy_s']:.0f} s |",
-            f"| entraînement TF-IDF | {q['timings']['train_tfidf_s']:.1f} s |",
-            f"| entraînement de Rasa simple | {s['plain_train_s']:.0f} s |",
-            f"| taille du modèle du projet | {main_model.stat().st_size / 1e6:.0f} Mo |",
-            f"| mémoire résidente : serveur Rasa (pile complète, après la charge) | {s['full_rss_mb']:.0f} Mio |",
-            f"| mémoire résidente : serveur d'actions | {s['actions_rss_mb']:.0f} Mio |",
-            *([f"| mémoire résidente : Rasa à 2 workers (tous processus) | {s['workers_rss_mb']:.0f} Mio |"] if "workers_rss_mb" in s else []),
-            f"| mémoire résidente : Rasa simple | {s['plain_rss_mb']:.0f} Mio |",
-            f"| démarrage jusqu'à la première réponse : pile complète | {s['full_startup_s']:.1f} s |",
-            f"| démarrage jusqu'à la première réponse : Rasa simple | {s['plain_startup_s']:.1f} s |", ""]
+    return [
+        "## Coût",
+        "",
+        "| mesure | valeur |",
+        "|---|---:|",
+        f"| entraînement du modèle du projet (dernier `make train` ; Rasa réutilise les composants inchangés de son cache) | {main_train_s} |",
+        f"| entraînement NLU sans spaCy | {q['timings']['train_no_spacy_s']:.0f} s |",
+        f"| entraînement TF-IDF | {q['timings']['train_tfidf_s']:.1f} s |",
+        f"| entraînement de Rasa simple | {s['plain_train_s']:.0f} s |",
+        f"| taille du modèle du projet | {main_model.stat().st_size / 1e6:.0f} Mo |",
+        f"| mémoire résidente : serveur Rasa (pile complète, après la charge) | {s['full_rss_mb']:.0f} Mio |",
+        f"| mémoire résidente : serveur d'actions | {s['actions_rss_mb']:.0f} Mio |",
+        *(
+            [f"| mémoire résidente : Rasa à 2 workers (tous processus) | {s['workers_rss_mb']:.0f} Mio |"]
+            if "workers_rss_mb" in s
+            else []
+        ),
+        f"| mémoire résidente : Rasa simple | {s['plain_rss_mb']:.0f} Mio |",
+        f"| démarrage jusqu'à la première réponse : pile complète | {s['full_startup_s']:.1f} s |",
+        f"| démarrage jusqu'à la première réponse : Rasa simple | {s['plain_startup_s']:.1f} s |",
+        "",
+    ]
 
 
 def charts(q, s) -> None:
@@ -159,8 +213,10 @@ def charts(q, s) -> None:
     plt.close(fig)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, levels, colour in [("pile complète", s["full_levels"], "#000091"), ("Rasa simple", s["plain_levels"], "#929292")] + (
-            [("2 workers + Redis", s["workers_levels"], "#18753c")] if "workers_levels" in s else []):
+    for name, levels, colour in [
+        ("pile complète", s["full_levels"], "#000091"),
+        ("Rasa simple", s["plain_levels"], "#929292"),
+    ] + ([("2 workers + Redis", s["workers_levels"], "#18753c")] if "workers_levels" in s else []):
         xs = sorted(levels)
         left.plot(xs, [levels[c].throughput for c in xs], marker="o", label=name, color=colour)
         right.plot(xs, [levels[c].p(95) for c in xs], marker="o", label=name, color=colour)
@@ -180,12 +236,17 @@ RESULTS = WORKDIR / "results"
 
 def profile_section(profile, measured: str) -> list:
     share = lambda n: f"{n / profile.samples:.1%}"  # noqa: E731
-    lines = ["## Où part le temps du serveur Rasa", "",
-             f"Mesuré le {measured}. py-spy échantillonne les piles Python du serveur Rasa (200 Hz, "
-             f"{profile.seconds:.0f} s) pendant que 10 conversations simultanées l'interrogent "
-             f"({profile.messages} messages). Chaque échantillon est compté pour le composant le plus "
-             "interne de sa pile (numpy ou asyncio comptent pour le composant qui les appelle).", "",
-             "| composant | part des échantillons |", "|---|---:|"]
+    lines = [
+        "## Où part le temps du serveur Rasa",
+        "",
+        f"Mesuré le {measured}. py-spy échantillonne les piles Python du serveur Rasa (200 Hz, "
+        f"{profile.seconds:.0f} s) pendant que 10 conversations simultanées l'interrogent "
+        f"({profile.messages} messages). Chaque échantillon est compté pour le composant le plus "
+        "interne de sa pile (numpy ou asyncio comptent pour le composant qui les appelle).",
+        "",
+        "| composant | part des échantillons |",
+        "|---|---:|",
+    ]
     lines += [f"| {label} | {share(n)} |" for label, n in profile.by_component]
     lines += ["", "Fonctions les plus présentes en haut de pile :", "", "| fonction | part |", "|---|---:|"]
     lines += [f"| `{frame[:110]}` | {share(n)} |" for frame, n in profile.top_functions[:8]]
@@ -195,43 +256,71 @@ def profile_section(profile, measured: str) -> list:
 def scaling_section(scaling, measured: str) -> list:
     from bench.scaling import QUESTIONS_PER_SIZE, p
 
-    lines = ["## Coût selon le volume", "", f"Mesuré le {measured}.", "",
-             "### Taille du tracker store", "",
-             "Pile complète sur un tracker store SQLite contenant N conversations (copies d'une conversation "
-             f"réelle de 9 messages enregistrée par le banc). {QUESTIONS_PER_SIZE} messages séquentiels par "
-             "taille : la moitié ouvre une nouvelle conversation, l'autre moitié poursuit une conversation stockée.", "",
-             "| conversations stockées | événements | fichier | nouvelle : p50 / p95 (ms) | poursuivie : p50 / p95 (ms) | démarrage | mémoire Rasa |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "## Coût selon le volume",
+        "",
+        f"Mesuré le {measured}.",
+        "",
+        "### Taille du tracker store",
+        "",
+        "Pile complète sur un tracker store SQLite contenant N conversations (copies d'une conversation "
+        f"réelle de 9 messages enregistrée par le banc). {QUESTIONS_PER_SIZE} messages séquentiels par "
+        "taille : la moitié ouvre une nouvelle conversation, l'autre moitié poursuit une conversation stockée.",
+        "",
+        "| conversations stockées | événements | fichier | nouvelle : p50 / p95 (ms) | poursuivie : p50 / p95 (ms) | démarrage | mémoire Rasa |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for s in scaling["stores"]:
         back = f"{p(s.returning_ms, 50):.0f} / {p(s.returning_ms, 95):.0f}" if s.returning_ms else "—"
-        lines.append(f"| {s.conversations:,} | {s.events:,} | {s.file_mb:.0f} Mo | {p(s.new_ms, 50):.0f} / "
-                     f"{p(s.new_ms, 95):.0f} | {back} | {s.startup_s:.1f} s | {s.rss_mb:.0f} Mio |".replace(",", " "))
+        lines.append(
+            f"| {s.conversations:,} | {s.events:,} | {s.file_mb:.0f} Mo | {p(s.new_ms, 50):.0f} / "
+            f"{p(s.new_ms, 95):.0f} | {back} | {s.startup_s:.1f} s | {s.rss_mb:.0f} Mio |".replace(",", " ")
+        )
     if scaling.get("conversation_length"):
-        lines += ["", "### Longueur d'une conversation", "",
-                  "Une seule conversation de 200 messages sur le même serveur : Rasa relit à chaque tour les "
-                  "événements de la session en cours (une session dure tant que le citoyen écrit dans l'heure).", "",
-                  "| messages | latence p50 (ms) | max (ms) |", "|---|---:|---:|"]
+        lines += [
+            "",
+            "### Longueur d'une conversation",
+            "",
+            "Une seule conversation de 200 messages sur le même serveur : Rasa relit à chaque tour les "
+            "événements de la session en cours (une session dure tant que le citoyen écrit dans l'heure).",
+            "",
+            "| messages | latence p50 (ms) | max (ms) |",
+            "|---|---:|---:|",
+        ]
         for start, values in sorted(scaling["conversation_length"].items()):
-            lines.append(f"| {start} à {start + len(values) - 1} | {statistics.median(values):.0f} | {max(values):.0f} |")
+            lines.append(
+                f"| {start} à {start + len(values) - 1} | {statistics.median(values):.0f} | {max(values):.0f} |"
+            )
     return lines + [""]
 
 
 def facts_section(facts, measured: str) -> list:
-    lines = ["## Coût selon le nombre de faits", "", f"Mesuré le {measured}.", "",
-             "Même configuration NLU, entraînée dans ce lancement sur les faits du projet puis sur les faits "
-             "doublés : chaque fait reçoit un jumeau synthétique (un service fictif de données scolaires, "
-             "mêmes questions au vocabulaire près). Latence d'analyse NLU seule, dans un processus neuf, sur "
-             "les questions du jeu de test ; l'exactitude porte sur les faits réels du jeu de test, sans seuil.", "",
-             "| faits | questions d'entraînement (faits) | entraînement | modèle | analyse p50 / p95 (ms) | mémoire | exactitude (jeu de test) |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "## Coût selon le nombre de faits",
+        "",
+        f"Mesuré le {measured}.",
+        "",
+        "Même configuration NLU, entraînée dans ce lancement sur les faits du projet puis sur les faits "
+        "doublés : chaque fait reçoit un jumeau synthétique (un service fictif de données scolaires, "
+        "mêmes questions au vocabulaire près). Latence d'analyse NLU seule, dans un processus neuf, sur "
+        "les questions du jeu de test ; l'exactitude porte sur les faits réels du jeu de test, sans seuil.",
+        "",
+        "| faits | questions d'entraînement (faits) | entraînement | modèle | analyse p50 / p95 (ms) | mémoire | exactitude (jeu de test) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for f in facts:
-        lines.append(f"| {f.facts} | {f.examples} | {f.train_s:.0f} s | {f.model_mb:.0f} Mo | {f.parse_p50_ms:.0f} / "
-                     f"{f.parse_p95_ms:.0f} | {f.rss_mb:.0f} Mio | {pct(f.heldout_fact_accuracy)} |")
+        lines.append(
+            f"| {f.facts} | {f.examples} | {f.train_s:.0f} s | {f.model_mb:.0f} Mo | {f.parse_p50_ms:.0f} / "
+            f"{f.parse_p95_ms:.0f} | {f.rss_mb:.0f} Mio | {pct(f.heldout_fact_accuracy)} |"
+        )
     one, two = facts[0], facts[-1]
     if one.train_s and one.parse_p50_ms:
-        lines += ["", f"Faits ×{two.facts / one.facts:.1f} : entraînement ×{two.train_s / one.train_s:.2f}, "
-                  f"modèle ×{two.model_mb / one.model_mb:.2f}, analyse p50 ×{two.parse_p50_ms / one.parse_p50_ms:.2f}, "
-                  f"mémoire ×{two.rss_mb / one.rss_mb:.2f}."]
+        lines += [
+            "",
+            f"Faits ×{two.facts / one.facts:.1f} : entraînement ×{two.train_s / one.train_s:.2f}, "
+            f"modèle ×{two.model_mb / one.model_mb:.2f}, analyse p50 ×{two.parse_p50_ms / one.parse_p50_ms:.2f}, "
+            f"mémoire ×{two.rss_mb / one.rss_mb:.2f}.",
+        ]
     return lines + [""]
 
 
@@ -246,7 +335,9 @@ def previous_sections(report: Path) -> dict:
     text = report.read_text(encoding="utf-8")
     sections = {}
     for name in SECTIONS:
-        found = re.search(re.escape(SECTION_START.format(name)) + r"\n(.*?)\n" + re.escape(SECTION_END.format(name)), text, re.S)
+        found = re.search(
+            re.escape(SECTION_START.format(name)) + r"\n(.*?)\n" + re.escape(SECTION_END.format(name)), text, re.S
+        )
         if found:
             sections[name] = found.group(1).split("\n")
     return sections
@@ -264,10 +355,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rasa-folds", type=int, default=0, help="also cross-validate the Rasa pipelines (slow)")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per load level")
-    parser.add_argument("--only", default=",".join(PARTS),
-                        help=f"comma-separated parts to measure now ({', '.join(PARTS + OPTIONAL_PARTS)}; default all but "
-                             f"{', '.join(OPTIONAL_PARTS)}); the report keeps "
-                             "the last measurement of the others, with its date")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to measure now ({', '.join(PARTS + OPTIONAL_PARTS)}; default all but "
+        f"{', '.join(OPTIONAL_PARTS)}); the report keeps "
+        "the last measurement of the others, with its date",
+    )
     args = parser.parse_args()
     from bench import profile, quality, scaling, serving, training_spread
 
@@ -294,11 +388,15 @@ def main() -> int:
 
     parts = {name: load_part(name) for name in PARTS + OPTIONAL_PARTS}
     stale = [name for name, (value, _) in parts.items() if value and value["model"] != model.name]
-    lines = ["# Bancs d'essai", "",
-             f"Généré par `make bench` le {dt.date.today().isoformat()} ({os.cpu_count()} cœurs, "
-             f"Python {platform.python_version()}), modèle `{model.name}`. Chiffres rapportés, jamais assertés par "
-             "les tests. Chaque partie porte la date de sa mesure ; chaque comparaison (projet contre références) "
-             "est faite dans un même lancement, sur une même machine.", ""]
+    lines = [
+        "# Bancs d'essai",
+        "",
+        f"Généré par `make bench` le {dt.date.today().isoformat()} ({os.cpu_count()} cœurs, "
+        f"Python {platform.python_version()}), modèle `{model.name}`. Chiffres rapportés, jamais assertés par "
+        "les tests. Chaque partie porte la date de sa mesure ; chaque comparaison (projet contre références) "
+        "est faite dans un même lancement, sur une même machine.",
+        "",
+    ]
     if stale:
         lines += [f"Attention : parties mesurées avec un modèle antérieur : {', '.join(stale)}.", ""]
     (q, q_at), (s, s_at) = parts["quality"], parts["serving"]
@@ -318,8 +416,11 @@ def main() -> int:
         from training.model_store import metadata_path
 
         meta = metadata_path(model)
-        main_train = (f"{json.loads(meta.read_text())['train_seconds']:.0f} s" if meta.exists()
-                      else "inconnu (modèle entraîné avant l'enregistrement de cette mesure)")
+        main_train = (
+            f"{json.loads(meta.read_text())['train_seconds']:.0f} s"
+            if meta.exists()
+            else "inconnu (modèle entraîné avant l'enregistrement de cette mesure)"
+        )
         fresh["cost"] = cost_section(q["result"], s["result"], model, main_train)
         charts(q["result"], s["result"])
     if parts["scaling"][0]:

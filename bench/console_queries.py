@@ -4,6 +4,7 @@ Seeds a throw-away PostgreSQL database with synthetic conversations shaped like 
 ones Rasa stores (masked texts, slot events, fallbacks, forms), then times the console's
 pages through its HTTP interface. Writes docs/benchmarks-console.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,27 +43,57 @@ def seed(url: str, conversations: int) -> int:
         for turn in range(rng.randint(1, 4)):
             fact = rng.choice(REQUIRED_FACT_IDS)
             confidence = rng.random()
-            events.append(("user", "faq", None, {"event": "user", "text": f"question {turn} sur {fact}",
-                                                 "parse_data": {"intent": {"name": "faq", "confidence": confidence}}}))
+            events.append(
+                (
+                    "user",
+                    "faq",
+                    None,
+                    {
+                        "event": "user",
+                        "text": f"question {turn} sur {fact}",
+                        "parse_data": {"intent": {"name": "faq", "confidence": confidence}},
+                    },
+                )
+            )
             if confidence < 0.3:
-                events.append(("bot", None, None, {"event": "bot", "text": "Je ne suis pas sûr",
-                                                   "data": {"custom": {"fallback": "low_confidence"}}}))
+                events.append(
+                    (
+                        "bot",
+                        None,
+                        None,
+                        {
+                            "event": "bot",
+                            "text": "Je ne suis pas sûr",
+                            "data": {"custom": {"fallback": "low_confidence"}},
+                        },
+                    )
+                )
             else:
                 events.append(("slot", None, None, {"event": "slot", "name": "last_fact_id", "value": fact}))
-                events.append(("bot", None, None, {"event": "bot", "text": "réponse", "data": {"custom": {"fact_id": fact}}}))
+                events.append(
+                    ("bot", None, None, {"event": "bot", "text": "réponse", "data": {"custom": {"fact_id": fact}}})
+                )
         if rng.random() < 0.05:
             events.append(("action", None, "erasure_request_form", {"event": "action", "name": "erasure_request_form"}))
         for offset, (kind, intent, action, data) in enumerate(events):
             data["timestamp"] = ts + offset
-            row = [sender, kind, repr(ts + offset), intent or "\\N", action or "\\N",
-                   json.dumps(data).replace("\\", "\\\\").replace("\t", " ")]
+            row = [
+                sender,
+                kind,
+                repr(ts + offset),
+                intent or "\\N",
+                action or "\\N",
+                json.dumps(data).replace("\\", "\\\\").replace("\t", " "),
+            ]
             buffer.write("\t".join(row) + "\n")
             count += 1
     buffer.seek(0)
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cursor:
-            cursor.copy_expert("COPY events (sender_id, type_name, timestamp, intent_name, action_name, data) FROM STDIN", buffer)
+            cursor.copy_expert(
+                "COPY events (sender_id, type_name, timestamp, intent_name, action_name, data) FROM STDIN", buffer
+            )
         raw.commit()
     finally:
         raw.close()
@@ -102,11 +133,14 @@ def main() -> int:
         }
         rows = [(name, timed(client, path)) for name, path in pages.items()]
     lines = [
-        f"# Console : temps de réponse sur {CONVERSATIONS:,} conversations".replace(",", " "), "",
+        f"# Console : temps de réponse sur {CONVERSATIONS:,} conversations".replace(",", " "),
+        "",
         f"Généré par `make bench-console` le {dt.date.today().isoformat()} : {CONVERSATIONS} conversations "
         f"synthétiques ({events} événements) chargées dans PostgreSQL local en {seeded:.0f} s, pages servies par "
-        "l'application web (client de test Flask, médiane de 3 appels, sans cache).", "",
-        "| page | temps (ms) |", "|---|---:|",
+        "l'application web (client de test Flask, médiane de 3 appels, sans cache).",
+        "",
+        "| page | temps (ms) |",
+        "|---|---:|",
     ] + [f"| {name} | {ms:.0f} |" for name, ms in rows]
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

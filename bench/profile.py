@@ -6,6 +6,7 @@ attributed to the innermost frame that belongs to a known component (spaCy, Tens
 the featurizers, the tracker store, ...); frames of generic libraries (numpy, asyncio)
 are skipped so that their time counts for the component that called them.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -24,13 +25,20 @@ COMPONENTS: List[Tuple[str, Tuple[str, ...]]] = [
     ("classifieurs Rasa hors TensorFlow", ("rasa/nlu/classifiers", "rasa/nlu/selectors")),
     ("featurizers creux (CountVectors, lexical, regex)", ("rasa/nlu/featurizers",)),
     ("tokenizers", ("rasa/nlu/tokenizers",)),
-    ("tracker store SQL et masquage", ("rasa/core/tracker_store", "rasa_addons/tracker_store", "privacy/masking",
-                                       "/sqlalchemy/", "sqlite3")),
+    (
+        "tracker store SQL et masquage",
+        ("rasa/core/tracker_store", "rasa_addons/tracker_store", "privacy/masking", "/sqlalchemy/", "sqlite3"),
+    ),
     ("appel au serveur d'actions", ("rasa/core/actions/action.py", "rasa/utils/endpoints", "/aiohttp/")),
     ("politiques de dialogue", ("rasa/core/policies", "rasa/core/featurizers")),
-    ("événements et tracker (Rasa)", ("rasa/shared/core/trackers", "rasa/shared/core/events", "rasa/shared/core/domain")),
-    ("canal, garde des messages, Sanic", ("rasa_addons/channels", "rasa_addons/message_guard", "/sanic/",
-                                         "rasa/core/channels")),
+    (
+        "événements et tracker (Rasa)",
+        ("rasa/shared/core/trackers", "rasa/shared/core/events", "rasa/shared/core/domain"),
+    ),
+    (
+        "canal, garde des messages, Sanic",
+        ("rasa_addons/channels", "rasa_addons/message_guard", "/sanic/", "rasa/core/channels"),
+    ),
     ("graphe et processeur Rasa", ("rasa/engine", "rasa/core/processor", "rasa/core/agent", "rasa/core/lock")),
 ]
 OTHER = "autre (boucle asyncio, journalisation, ...)"
@@ -86,8 +94,9 @@ def run(workdir: Path, seconds: float = 30.0, concurrency: int = 10) -> Profile:
     workdir.mkdir(parents=True, exist_ok=True)
     env = {"RATE_LIMIT_PER_MINUTE": "0", "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}"}
     action_server = ActionServer(workdir, env=env).start()
-    rasa = RasaServer(workdir, action_url=action_server.url,
-                      tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}", env=env)
+    rasa = RasaServer(
+        workdir, action_url=action_server.url, tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}", env=env
+    )
     raw = workdir / "rasa-under-load.txt"
     try:
         rasa.start()
@@ -95,9 +104,26 @@ def run(workdir: Path, seconds: float = 30.0, concurrency: int = 10) -> Profile:
         result: Dict = {}
         loader = threading.Thread(target=lambda: result.update(load=concurrent(rasa.url, concurrency, seconds + 2)))
         loader.start()
-        subprocess.run([binary, "record", "--pid", str(rasa.process.pid), "--duration", str(int(seconds)),
-                        "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                binary,
+                "record",
+                "--pid",
+                str(rasa.process.pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         loader.join()
     finally:
         rasa.stop()

@@ -7,6 +7,7 @@
 Measured on the held-out test set, plus 5-fold cross-validation on the training data
 (for the TF-IDF baseline always; for Rasa pipelines with --rasa-folds, as it retrains).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -99,8 +100,22 @@ def config_without_spacy(target: Path) -> Path:
 
 def train_nlu(config: Path, data: Path, out: Path, name: str, log: Path) -> Tuple[Path, float]:
     started = time.monotonic()
-    command = [sys.executable, "-m", "rasa", "train", "nlu", "--quiet", "--config", str(config),
-               "--out", str(out), "--fixed-model-name", name, "--nlu", str(data)]
+    command = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "nlu",
+        "--quiet",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--fixed-model-name",
+        name,
+        "--nlu",
+        str(data),
+    ]
     with open(log, "w") as handle:
         subprocess.run(command, cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT, check=True)
     return out / f"{name}.tar.gz", time.monotonic() - started
@@ -113,10 +128,12 @@ class TfidfBaseline:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import FeatureUnion, make_pipeline
 
-        features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
-        ])
+        features = FeatureUnion(
+            [
+                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+            ]
+        )
         self.model = make_pipeline(features, LogisticRegression(C=20, max_iter=3000))
         self.model.fit([e.text for e in examples], [e.intent for e in examples])
 
@@ -159,10 +176,14 @@ def cross_validate_rasa(config: Path, examples: List[Example], folds: int, workd
         by_intent: Dict[str, List[str]] = {}
         for i in train_index:
             by_intent.setdefault(examples[i].intent, []).append(examples[i].text)
-        document = {"version": "3.1", "nlu": [
-            {"intent": k, "examples": "".join(f"- {t.replace('[', '(').replace(']', ')')}\n" for t in v)}
-            for k, v in by_intent.items()
-        ], "responses": responses}
+        document = {
+            "version": "3.1",
+            "nlu": [
+                {"intent": k, "examples": "".join(f"- {t.replace('[', '(').replace(']', ')')}\n" for t in v)}
+                for k, v in by_intent.items()
+            ],
+            "responses": responses,
+        }
         data = workdir / f"fold{fold}.yml"
         data.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
         model, _ = train_nlu(config, data, workdir, f"{name}-fold{fold}", workdir / f"{name}-fold{fold}.log")
@@ -199,12 +220,16 @@ def run(workdir: Path, main_model: Path, rasa_folds: int = 0) -> Dict:
     baseline = TfidfBaseline(train)
     results["timings"]["train_tfidf_s"] = time.monotonic() - started
     understood = baseline.understand([e.text for e in heldout + dev])
-    results["heldout"].append(score("TF-IDF + régression logistique", heldout, understood, tuned_thresholds(understood, dev)))
+    results["heldout"].append(
+        score("TF-IDF + régression logistique", heldout, understood, tuned_thresholds(understood, dev))
+    )
 
     print("quality: 5-fold cross-validation", flush=True)
     results["cv"].append(cross_validate_tfidf(train))
     if rasa_folds:
-        results["cv"].append(cross_validate_rasa(PROJECT_ROOT / "config.yml", train, rasa_folds, workdir, "Rasa + spaCy"))
+        results["cv"].append(
+            cross_validate_rasa(PROJECT_ROOT / "config.yml", train, rasa_folds, workdir, "Rasa + spaCy")
+        )
         results["cv"].append(cross_validate_rasa(config, train, rasa_folds, workdir, "Rasa sans spaCy"))
     results["confusions"] = confusions(project.report)
     return results

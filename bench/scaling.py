@@ -10,6 +10,7 @@
    tell from their originals, which is the point: the selector must keep them apart.
    Training time, model size, parse latency and resident memory are measured for both.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,12 +68,18 @@ def copy_conversations(db: Path, template: List[Tuple], start: int, count: int) 
                 event["timestamp"] = timestamp - base + shift
                 rows.append((sender, type_name, event["timestamp"], intent, action, json.dumps(event)))
             if len(rows) >= 50_000:
-                connection.executemany("INSERT INTO events (sender_id, type_name, timestamp, intent_name, "
-                                       "action_name, data) VALUES (?, ?, ?, ?, ?, ?)", rows)
+                connection.executemany(
+                    "INSERT INTO events (sender_id, type_name, timestamp, intent_name, "
+                    "action_name, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
                 rows = []
         if rows:
-            connection.executemany("INSERT INTO events (sender_id, type_name, timestamp, intent_name, "
-                                   "action_name, data) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            connection.executemany(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, "
+                "action_name, data) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
     connection.close()
 
 
@@ -122,8 +129,9 @@ def tracker_store_scaling(workdir: Path) -> List[StoreSize]:
             startup = time_to_first_answer(server)
             try:
                 new, returning = measure_store(server.url, stored)
-                result = StoreSize(size, events, db.stat().st_size / 1e6, startup, new, returning,
-                                   rss_mb(server.process.pid))
+                result = StoreSize(
+                    size, events, db.stat().st_size / 1e6, startup, new, returning, rss_mb(server.process.pid)
+                )
                 results.append(result)
                 if not template:
                     template = record_template(server.url, db)
@@ -150,7 +158,7 @@ def conversation_length(url: str) -> Dict[int, List[float]]:
         started = time.monotonic()
         say(session, url, sender, QUESTIONS[i % len(QUESTIONS)])
         latencies.append((time.monotonic() - started) * 1000)
-    return {start: latencies[start - 1:start + 9] for start in LENGTH_WINDOWS}
+    return {start: latencies[start - 1 : start + 9] for start in LENGTH_WINDOWS}
 
 
 def record_template(url: str, db: Path) -> List[Tuple]:
@@ -162,20 +170,41 @@ def record_template(url: str, db: Path) -> List[Tuple]:
     for text in QUESTIONS:
         say(session, url, sender, text)
     with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
-                                  "FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+        return connection.execute(
+            "SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+            "FROM events WHERE sender_id = ? ORDER BY id",
+            (sender,),
+        ).fetchall()
 
 
 # --- 2. number of facts -------------------------------------------------------------------
 # Health vocabulary -> the vocabulary of a fictitious school-data service. Longest first.
 SWAPS = [
-    ("Health Data Hub", "Education Data Hub"), ("Plateforme des données de santé", "Plateforme des données scolaires"),
-    ("Assurance maladie", "Éducation nationale"), ("assurance maladie", "éducation nationale"),
-    ("SNDS", "SNDE"), ("HDH", "EDH"), ("santé", "scolarité"), ("Santé", "Scolarité"),
-    ("médicales", "scolaires"), ("médicaux", "scolaires"), ("médicale", "scolaire"), ("médical", "scolaire"),
-    ("remboursements", "bulletins"), ("remboursement", "bulletin"), ("hôpitaux", "lycées"), ("hôpital", "lycée"),
-    ("patients", "élèves"), ("patient", "élève"), ("médecins", "professeurs"), ("médecin", "professeur"),
-    ("soins", "cours"), ("maladies", "matières"), ("maladie", "matière"), ("CNAM", "DEPP"), ("Cnam", "Depp"),
+    ("Health Data Hub", "Education Data Hub"),
+    ("Plateforme des données de santé", "Plateforme des données scolaires"),
+    ("Assurance maladie", "Éducation nationale"),
+    ("assurance maladie", "éducation nationale"),
+    ("SNDS", "SNDE"),
+    ("HDH", "EDH"),
+    ("santé", "scolarité"),
+    ("Santé", "Scolarité"),
+    ("médicales", "scolaires"),
+    ("médicaux", "scolaires"),
+    ("médicale", "scolaire"),
+    ("médical", "scolaire"),
+    ("remboursements", "bulletins"),
+    ("remboursement", "bulletin"),
+    ("hôpitaux", "lycées"),
+    ("hôpital", "lycée"),
+    ("patients", "élèves"),
+    ("patient", "élève"),
+    ("médecins", "professeurs"),
+    ("médecin", "professeur"),
+    ("soins", "cours"),
+    ("maladies", "matières"),
+    ("maladie", "matière"),
+    ("CNAM", "DEPP"),
+    ("Cnam", "Depp"),
 ]
 
 
@@ -199,9 +228,13 @@ def doubled_facts_data(source: Path, target: Path) -> int:
         twins = [swap(line) for line in lines]
         twins = [t for t, line in zip(twins, lines, strict=False) if t != line]
         blocks.append({"intent": f"faq/{fact}_scolaire", "examples": "\n".join(twins) + "\n"})
-        responses[f"utter_faq/{fact}_scolaire"] = [{"text": swap(responses[f"utter_faq/{fact}"][0]["text"]) + " (scolaire)"}]
+        responses[f"utter_faq/{fact}_scolaire"] = [
+            {"text": swap(responses[f"utter_faq/{fact}"][0]["text"]) + " (scolaire)"}
+        ]
     document.update(nlu=blocks, responses=responses)
-    target.joinpath("facts.yml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    target.joinpath("facts.yml").write_text(
+        yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return sum(1 for b in blocks if b["intent"].startswith("faq/"))
 
 
@@ -236,8 +269,9 @@ def parse_cost(model: Path) -> Dict:
         "rss = int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]) / 1024\n"
         "print(json.dumps({'latencies': latencies, 'rss_mb': rss, 'accuracy': right / facts}))\n"
     )
-    output = subprocess.run([sys.executable, "-c", code, str(model)], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", code, str(model)], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -255,10 +289,18 @@ def facts_scaling(workdir: Path) -> List[FactsSize]:
         examples = [e for e in load_examples(data / "facts.yml")]
         model, seconds = train_nlu(PROJECT_ROOT / "config.yml", data, workdir, name, workdir / f"{name}.log")
         cost = parse_cost(model)
-        results.append(FactsSize(
-            facts=len({e.intent for e in examples}), examples=len(examples), train_s=seconds,
-            model_mb=model.stat().st_size / 1e6, parse_p50_ms=statistics.median(cost["latencies"]),
-            parse_p95_ms=p(cost["latencies"], 95), rss_mb=cost["rss_mb"], heldout_fact_accuracy=cost["accuracy"]))
+        results.append(
+            FactsSize(
+                facts=len({e.intent for e in examples}),
+                examples=len(examples),
+                train_s=seconds,
+                model_mb=model.stat().st_size / 1e6,
+                parse_p50_ms=statistics.median(cost["latencies"]),
+                parse_p95_ms=p(cost["latencies"], 95),
+                rss_mb=cost["rss_mb"],
+                heldout_fact_accuracy=cost["accuracy"],
+            )
+        )
     return results
 
 
@@ -273,8 +315,14 @@ def run(workdir: Path, with_facts: bool = True) -> Dict:
 if __name__ == "__main__":
     out = run(PROJECT_ROOT / "var" / "bench" / "scaling", with_facts="--facts" in sys.argv)
     for s in out["stores"]:
-        print(s.conversations, s.events, f"{s.file_mb:.0f} MB", f"start {s.startup_s:.1f}s",
-              f"new p50 {p(s.new_ms, 50):.0f} p95 {p(s.new_ms, 95):.0f}",
-              f"returning p50 {p(s.returning_ms, 50) if s.returning_ms else 0:.0f}", f"rss {s.rss_mb:.0f}")
+        print(
+            s.conversations,
+            s.events,
+            f"{s.file_mb:.0f} MB",
+            f"start {s.startup_s:.1f}s",
+            f"new p50 {p(s.new_ms, 50):.0f} p95 {p(s.new_ms, 95):.0f}",
+            f"returning p50 {p(s.returning_ms, 50) if s.returning_ms else 0:.0f}",
+            f"rss {s.rss_mb:.0f}",
+        )
     for f in out.get("facts", []):
         print(f)

@@ -2,6 +2,7 @@
 
 Every server runs on this machine's loopback; each load level is bounded in time.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -156,9 +157,23 @@ def time_to_first_answer(server: RasaServer) -> float:
 
 def train_plain_bot(workdir: Path) -> Path:
     bot = PROJECT_ROOT / "bench" / "plain_bot"
-    command = [sys.executable, "-m", "rasa", "train", "--quiet", "--config", str(bot / "config.yml"),
-               "--domain", str(bot / "domain.yml"), "--data", str(bot / "data"), "--out", str(workdir),
-               "--fixed-model-name", "plain"]
+    command = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--quiet",
+        "--config",
+        str(bot / "config.yml"),
+        "--domain",
+        str(bot / "domain.yml"),
+        "--data",
+        str(bot / "data"),
+        "--out",
+        str(workdir),
+        "--fixed-model-name",
+        "plain",
+    ]
     with open(workdir / "plain-train.log", "w") as log:
         subprocess.run(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, check=True, env=base_env())
     return workdir / "plain.tar.gz"
@@ -171,9 +186,24 @@ class PlainServer(RasaServer):
         bot = PROJECT_ROOT / "bench" / "plain_bot"
         log = self.workdir / f"plain-{self.port}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.port),
-             "--endpoints", str(bot / "endpoints.yml"), "--credentials", str(bot / "credentials.yml")],
-            cwd=PROJECT_ROOT, env=base_env(self.env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "rasa",
+                "run",
+                "--model",
+                str(self.model),
+                "--port",
+                str(self.port),
+                "--endpoints",
+                str(bot / "endpoints.yml"),
+                "--credentials",
+                str(bot / "credentials.yml"),
+            ],
+            cwd=PROJECT_ROOT,
+            env=base_env(self.env),
+            stdout=open(log, "a"),
+            stderr=subprocess.STDOUT,
         )
         wait_until_up(f"{self.url}/", self.process, log)
         return self
@@ -190,8 +220,9 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
 
     print("serving: full stack (Rasa + action server + SQL tracker store)", flush=True)
     action_server = ActionServer(workdir, env=env).start()
-    full = RasaServer(workdir, action_url=action_server.url,
-                      tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}", env=env)
+    full = RasaServer(
+        workdir, action_url=action_server.url, tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}", env=env
+    )
     results["full_startup_s"] = time_to_first_answer(full)
     try:
         results["full_sequential"] = sequential(full.url)
@@ -202,9 +233,12 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
         full.stop()
 
     print("serving: full stack with Rasa's hot spots left as they are (RASA_SPEEDUPS=0)", flush=True)
-    unpatched = RasaServer(workdir, action_url=action_server.url,
-                           tracker_store_url=f"sqlite:///{workdir / 'conversations-unpatched.db'}",
-                           env={**env, "RASA_SPEEDUPS": "0"})
+    unpatched = RasaServer(
+        workdir,
+        action_url=action_server.url,
+        tracker_store_url=f"sqlite:///{workdir / 'conversations-unpatched.db'}",
+        env={**env, "RASA_SPEEDUPS": "0"},
+    )
     try:
         unpatched.start()
         results["unpatched_sequential"] = sequential(unpatched.url)
@@ -213,10 +247,17 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
         unpatched.stop()
 
     print("serving: 2 Sanic workers + Redis lock store", flush=True)
-    workers = RasaServer(workdir, action_url=action_server.url,
-                         tracker_store_url=f"sqlite:///{workdir / 'conversations2.db'}",
-                         env={**env, "SANIC_WORKERS": "2", "REDIS_URL": "redis://127.0.0.1:6379/0",
-                              "REDIS_LOCK_PREFIX": "bench" + uuid.uuid4().hex[:6]})
+    workers = RasaServer(
+        workdir,
+        action_url=action_server.url,
+        tracker_store_url=f"sqlite:///{workdir / 'conversations2.db'}",
+        env={
+            **env,
+            "SANIC_WORKERS": "2",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "REDIS_LOCK_PREFIX": "bench" + uuid.uuid4().hex[:6],
+        },
+    )
     try:
         workers.start()
         wait_for_all_workers(workdir / f"rasa-{workers.port}.log", count=2)

@@ -11,6 +11,7 @@ sets in process and decides with the thresholds the running assistant uses. Runs
 identical settings are compared prediction by prediction to show whether training is
 reproducible.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,22 @@ def train(workdir: Path, name: str, environment: Dict[str, str]) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ("TF_DETERMINISTIC_OPS", "PYTHONHASHSEED")}
     env.update(environment)
     started = time.monotonic()
-    command = [sys.executable, "-m", "rasa", "train", "nlu", "--quiet", "--config", "config.yml",
-               "--nlu", "data/nlu", "--out", str(workdir), "--fixed-model-name", name]
+    command = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "nlu",
+        "--quiet",
+        "--config",
+        "config.yml",
+        "--nlu",
+        "data/nlu",
+        "--out",
+        str(workdir),
+        "--fixed-model-name",
+        name,
+    ]
     # Rasa's training cache would hand back the first run's components: each run gets its own.
     env["RASA_CACHE_DIRECTORY"] = str(workdir / f"{name}-cache")
     with open(workdir / f"{name}.log", "w") as log:
@@ -80,10 +95,22 @@ def measure(model: Path, label: str, environment: Dict[str, str], train_s: float
     for example in heldout:
         u = understood[example.text]
         intent, fact = u.decide(*thresholds)
-        predictions[example.text] = [f"faq/{fact}" if fact else intent,
-                                     round(u.intent_confidence, 6), round(u.fact_confidence, 6)]
-    return Run(label, environment, round(train_s, 1), report.fact_accuracy, report.oos_fact_rate,
-               report.confidently_wrong_rate, report.fact_confidently_wrong, [tuned_it, tuned_ft], predictions)
+        predictions[example.text] = [
+            f"faq/{fact}" if fact else intent,
+            round(u.intent_confidence, 6),
+            round(u.fact_confidence, 6),
+        ]
+    return Run(
+        label,
+        environment,
+        round(train_s, 1),
+        report.fact_accuracy,
+        report.oos_fact_rate,
+        report.confidently_wrong_rate,
+        report.fact_confidently_wrong,
+        [tuned_it, tuned_ft],
+        predictions,
+    )
 
 
 def run(workdir: Path, runs: Optional[int] = None) -> Dict:
@@ -109,8 +136,10 @@ def run(workdir: Path, runs: Optional[int] = None) -> Dict:
 def differences(a: Run, b: Run) -> Dict[str, float]:
     """How far two runs' held-out predictions are apart."""
     decided = sum(a.predictions[t][0] != b.predictions[t][0] for t in a.predictions)
-    drift = max(max(abs(a.predictions[t][1] - b.predictions[t][1]), abs(a.predictions[t][2] - b.predictions[t][2]))
-                for t in a.predictions)
+    drift = max(
+        max(abs(a.predictions[t][1] - b.predictions[t][1]), abs(a.predictions[t][2] - b.predictions[t][2]))
+        for t in a.predictions
+    )
     return {"decisions_differing": decided, "max_confidence_gap": drift}
 
 
@@ -121,43 +150,70 @@ def spread(values: List[float]) -> str:
 def section(result: Dict, measured: str) -> List[str]:
     runs: List[Run] = result["runs"]
     it, ft = result["thresholds"]
-    lines = ["## Stabilité de l'entraînement", "", f"Mesuré le {measured}.", "",
-             f"{len(runs)} entraînements NLU du projet, chacun à partir de zéro (sans le cache de Rasa), dans un "
-             "processus neuf ; jeu de test tenu à l'écart décidé avec les seuils de l'assistant "
-             f"(intention {it:.2f}, fait {ft:.2f}). « det » : `PYTHONHASHSEED=0` et `TF_DETERMINISTIC_OPS=1` ; "
-             "« libre » : une graine de hachage tirée au hasard à chaque fois, comme sur une machine neuve.", "",
-             "| entraînement | réglages | durée | exactitude (faits) | hors sujet recevant un fait | sûr et faux | seuils que choisirait `make tune` |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "## Stabilité de l'entraînement",
+        "",
+        f"Mesuré le {measured}.",
+        "",
+        f"{len(runs)} entraînements NLU du projet, chacun à partir de zéro (sans le cache de Rasa), dans un "
+        "processus neuf ; jeu de test tenu à l'écart décidé avec les seuils de l'assistant "
+        f"(intention {it:.2f}, fait {ft:.2f}). « det » : `PYTHONHASHSEED=0` et `TF_DETERMINISTIC_OPS=1` ; "
+        "« libre » : une graine de hachage tirée au hasard à chaque fois, comme sur une machine neuve.",
+        "",
+        "| entraînement | réglages | durée | exactitude (faits) | hors sujet recevant un fait | sûr et faux | seuils que choisirait `make tune` |",
+        "|---:|---|---:|---:|---:|---:|---|",
+    ]
     for i, r in enumerate(runs, 1):
         env = ", ".join(f"{k}={v}" for k, v in sorted(r.environment.items()))
-        lines.append(f"| {i} | {'det' if r.label == 'det' else 'libre'} ({env}) | {r.train_s:.0f} s | {r.fact_accuracy:.1%} | "
-                     f"{r.oos_fact_rate:.1%} | {r.confidently_wrong_rate:.1%} | {r.tuned_thresholds[0]:.2f}, {r.tuned_thresholds[1]:.2f} |")
-    lines += ["", "Minimum / médiane / maximum :", "",
-              "| mesure | min / médiane / max |", "|---|---:|",
-              f"| exactitude (faits) | {spread([r.fact_accuracy for r in runs])} |",
-              f"| hors sujet recevant un fait | {spread([r.oos_fact_rate for r in runs])} |",
-              f"| sûr et faux | {spread([r.confidently_wrong_rate for r in runs])} |", ""]
+        lines.append(
+            f"| {i} | {'det' if r.label == 'det' else 'libre'} ({env}) | {r.train_s:.0f} s | {r.fact_accuracy:.1%} | "
+            f"{r.oos_fact_rate:.1%} | {r.confidently_wrong_rate:.1%} | {r.tuned_thresholds[0]:.2f}, {r.tuned_thresholds[1]:.2f} |"
+        )
+    lines += [
+        "",
+        "Minimum / médiane / maximum :",
+        "",
+        "| mesure | min / médiane / max |",
+        "|---|---:|",
+        f"| exactitude (faits) | {spread([r.fact_accuracy for r in runs])} |",
+        f"| hors sujet recevant un fait | {spread([r.oos_fact_rate for r in runs])} |",
+        f"| sûr et faux | {spread([r.confidently_wrong_rate for r in runs])} |",
+        "",
+    ]
     det = [r for r in runs if r.label == "det"]
     if len(det) >= 2:
         d = differences(det[0], det[1])
-        lines += [f"Deux entraînements « det » : {d['decisions_differing']} décision(s) différente(s) sur "
-                  f"{len(det[0].predictions)} questions, écart de confiance maximal {d['max_confidence_gap']:.6f}.", ""]
+        lines += [
+            f"Deux entraînements « det » : {d['decisions_differing']} décision(s) différente(s) sur "
+            f"{len(det[0].predictions)} questions, écart de confiance maximal {d['max_confidence_gap']:.6f}.",
+            "",
+        ]
     seeds = [r.environment.get("PYTHONHASHSEED") for r in runs if r.label != "det"]
     if len(set(seeds)) < len(seeds):
-        lines += ["Des entraînements « libres » ont reçu la même graine de hachage (le tirage se faisait avec le "
-                  "générateur que Rasa réinitialise ; corrigé depuis) : ils ne diffèrent que par "
-                  "`TF_DETERMINISTIC_OPS`.", ""]
+        lines += [
+            "Des entraînements « libres » ont reçu la même graine de hachage (le tirage se faisait avec le "
+            "générateur que Rasa réinitialise ; corrigé depuis) : ils ne diffèrent que par "
+            "`TF_DETERMINISTIC_OPS`.",
+            "",
+        ]
     free = [r for r in runs if r.label != "det"]
     if len(free) >= 2:
         gaps = [differences(free[0], r) for r in free[1:]]
-        lines += ["Entraînements « libres » comparés au premier : "
-                  + ", ".join(f"{g['decisions_differing']} décision(s) différente(s)" for g in gaps) + ".", ""]
-    lines += ["Ce que `make test` vérifie sur le jeu tenu à l'écart (`tests/e2e/test_nlu_heldout.py`) : des planchers "
-              "sous cette dispersion, avec une marge, et non les cibles : exactitude (faits) ≥ 90 % (cinq questions de "
-              "marge environ sous le minimum mesuré, 95,7 % avec le modèle entraîné par un `make test` sur machine "
-              "neuve) et au plus 4 questions hors sujet sur 30 recevant un fait (deux de marge au-dessus du maximum "
-              "mesuré, 2 sur 30). Depuis, `make train` entraîne avec `TF_DETERMINISTIC_OPS=1` : deux entraînements "
-              "sur une machine de ce type donnent le même modèle, mais une autre machine (autre processeur) peut en "
-              "donner un autre, d'où les planchers. Les tests de la console qui ont besoin d'une conversation en "
-              "repli prennent le premier message hors sujet que le modèle en service décline (`devtools/servers.py`).", ""]
+        lines += [
+            "Entraînements « libres » comparés au premier : "
+            + ", ".join(f"{g['decisions_differing']} décision(s) différente(s)" for g in gaps)
+            + ".",
+            "",
+        ]
+    lines += [
+        "Ce que `make test` vérifie sur le jeu tenu à l'écart (`tests/e2e/test_nlu_heldout.py`) : des planchers "
+        "sous cette dispersion, avec une marge, et non les cibles : exactitude (faits) ≥ 90 % (cinq questions de "
+        "marge environ sous le minimum mesuré, 95,7 % avec le modèle entraîné par un `make test` sur machine "
+        "neuve) et au plus 4 questions hors sujet sur 30 recevant un fait (deux de marge au-dessus du maximum "
+        "mesuré, 2 sur 30). Depuis, `make train` entraîne avec `TF_DETERMINISTIC_OPS=1` : deux entraînements "
+        "sur une machine de ce type donnent le même modèle, mais une autre machine (autre processeur) peut en "
+        "donner un autre, d'où les planchers. Les tests de la console qui ont besoin d'une conversation en "
+        "repli prennent le premier message hors sujet que le modèle en service décline (`devtools/servers.py`).",
+        "",
+    ]
     return lines

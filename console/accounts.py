@@ -1,4 +1,5 @@
 """Operator accounts of the console (argon2-hashed passwords); `make operator NAME=…`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,17 +35,22 @@ def create_operator(repo: RequestRepository, username: str, password: str) -> No
     with repo.engine.begin() as connection:
         exists = connection.execute(sa.select(operators.c.id).where(operators.c.username == username)).first()
         if exists:
-            connection.execute(operators.update().where(operators.c.username == username)
-                               .values(password_hash=_hasher.hash(password)))
+            connection.execute(
+                operators.update().where(operators.c.username == username).values(password_hash=_hasher.hash(password))
+            )
         else:
-            connection.execute(operators.insert().values(
-                username=username, password_hash=_hasher.hash(password), created_at=dt.datetime.now(dt.timezone.utc)))
+            connection.execute(
+                operators.insert().values(
+                    username=username, password_hash=_hasher.hash(password), created_at=dt.datetime.now(dt.timezone.utc)
+                )
+            )
 
 
 def authenticate(repo: RequestRepository, username: str, password: str) -> bool:
     with repo.engine.connect() as connection:
         stored = connection.execute(
-            sa.select(operators.c.password_hash).where(operators.c.username == username)).scalar()
+            sa.select(operators.c.password_hash).where(operators.c.username == username)
+        ).scalar()
     try:
         return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):

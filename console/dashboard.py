@@ -1,4 +1,5 @@
 """The dashboard: conversations and fallbacks per day, facts given, unanswered questions."""
+
 from __future__ import annotations
 
 from typing import Dict, List
@@ -15,8 +16,14 @@ def bar_chart(values: List[tuple], max_bars: int = 31) -> Dict:
     values = values[-max_bars:]
     top = max((v for _, v in values), default=0) or 1
     width = 20
-    return {"bars": [{"label": str(k), "value": v, "x": i * (width + 4), "height": round(120 * v / top), "width": width}
-                     for i, (k, v) in enumerate(values)], "width": len(values) * (width + 4), "top": top}
+    return {
+        "bars": [
+            {"label": str(k), "value": v, "x": i * (width + 4), "height": round(120 * v / top), "width": width}
+            for i, (k, v) in enumerate(values)
+        ],
+        "width": len(values) * (width + 4),
+        "top": top,
+    }
 
 
 @blueprint.get("/tableau-de-bord")
@@ -24,7 +31,12 @@ def dashboard():
     days = min(max(request.args.get("jours", 30, type=int) or 30, 1), 365)
     summary = ConversationLog(current_app.config["TRACKER_STORE_URL"]).dashboard(days)
     return render_template(
-        "console/dashboard.html", days=days, total=summary.total,
-        per_day=bar_chart(summary.conversations_per_day), fallback=bar_chart(summary.fallback_rate_per_day),
-        facts=summary.facts, unanswered=summary.unanswered, fallback_total=summary.fallback_total,
+        "console/dashboard.html",
+        days=days,
+        total=summary.total,
+        per_day=bar_chart(summary.conversations_per_day),
+        fallback=bar_chart(summary.fallback_rate_per_day),
+        facts=summary.facts,
+        unanswered=summary.unanswered,
+        fallback_total=summary.fallback_total,
     )

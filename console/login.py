@@ -1,4 +1,5 @@
 """Login and logout, with a per-app throttle on failed attempts."""
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,7 @@ class LoginThrottle:
         extra = len(attempts) - LOGIN_FREE_ATTEMPTS
         if extra < 0:
             return 0
-        wait = min(2 ** extra, 300)
+        wait = min(2**extra, 300)
         return max(0, int(attempts[-1] + wait - now))
 
     def failed(self, key: str) -> None:
@@ -70,8 +71,9 @@ def login():
             session.clear()
             session["operator"] = username
             session.permanent = True
-            return redirect(safe_return_path(request.args.get("suivant", ""))
-                            or url_for("console.requests.requests_queue"))
+            return redirect(
+                safe_return_path(request.args.get("suivant", "")) or url_for("console.requests.requests_queue")
+            )
         throttle().failed(key)
         error = "Identifiant ou mot de passe incorrect."
         return render_template("console/login.html", error=error), 401

@@ -1,4 +1,5 @@
 """The requests queue: list by deadline, CSV export, one request's page and status changes."""
+
 from __future__ import annotations
 
 import csv
@@ -44,8 +45,11 @@ def requests_csv():
     for row in repository().list_requests(request.args.get("statut")):
         # Cells starting with = + - @ would be formulas in a spreadsheet: neutralise them.
         writer.writerow(["'" + str(v) if str(v)[:1] in "=+-@" else v for v in (row[c] for c in CSV_COLUMNS)])
-    return Response(output.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=demandes.csv"})
+    return Response(
+        output.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=demandes.csv"},
+    )
 
 
 @blueprint.route("/demandes/<reference>", methods=["GET", "POST"])
@@ -53,8 +57,14 @@ def request_detail(reference: str):
     error = None
     if request.method == "POST":
         try:
-            change_status(repository(), reference, request.form.get("statut", ""), request.form.get("motif"), g.operator,
-                          seen_status=request.form.get("statut_vu") or None)
+            change_status(
+                repository(),
+                reference,
+                request.form.get("statut", ""),
+                request.form.get("motif"),
+                g.operator,
+                seen_status=request.form.get("statut_vu") or None,
+            )
             return redirect(url_for("console.requests.request_detail", reference=reference))
         except StatusChangeError as problem:
             error = str(problem)
@@ -63,6 +73,12 @@ def request_detail(reference: str):
         abort(404)
     # After an error the operator's choice and reason stay in the form.
     chosen = request.form.get("statut") if error else None
-    return render_template("console/request.html", request=stored, history=status_history(repository(), reference),
-                           statuses=STATUSES, error=error, chosen_status=chosen,
-                           draft_reason=request.form.get("motif") if error else None), (400 if error else 200)
+    return render_template(
+        "console/request.html",
+        request=stored,
+        history=status_history(repository(), reference),
+        statuses=STATUSES,
+        error=error,
+        chosen_status=chosen,
+        draft_reason=request.form.get("motif") if error else None,
+    ), (400 if error else 200)

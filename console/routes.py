@@ -1,6 +1,7 @@
 """The console's parent blueprint (/console): every page but the login one needs an operator,
 every POST carries the session's CSRF token, nothing is cached. Each feature is a blueprint
 of its own, registered here: adding a console page is one module plus its template."""
+
 from __future__ import annotations
 
 import secrets

@@ -1,5 +1,6 @@
 """Conversation logs: the filtered list, one transcript with its review form, the NLU export
 of corrected messages. Every read goes through conversations.log.ConversationLog."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
@@ -35,19 +36,35 @@ def transcript(sender_id: str):
         try:
             if event_id is not None and event_id not in texts:
                 raise ReviewError("Message introuvable dans cette conversation.")
-            add_review(current_app.config["REPOSITORY"], sender_id, g.operator, request.form.get("etiquette"),
-                       request.form.get("note"), request.form.get("correction"), event_id, texts.get(event_id))
+            add_review(
+                current_app.config["REPOSITORY"],
+                sender_id,
+                g.operator,
+                request.form.get("etiquette"),
+                request.form.get("note"),
+                request.form.get("correction"),
+                event_id,
+                texts.get(event_id),
+            )
             return redirect(url_for("console.conversations.transcript", sender_id=sender_id))
         except ReviewError as problem:
             error = str(problem)
-    return render_template("console/transcript.html", sender_id=sender_id, turns=conversation_log().transcript(sender_id),
-                           tags=TAGS, labels=labels(), retrieval_intent=RETRIEVAL_INTENT,
-                           reviews=reviews_of(current_app.config["REPOSITORY"], sender_id), error=error), \
-        (400 if error else 200)
+    return render_template(
+        "console/transcript.html",
+        sender_id=sender_id,
+        turns=conversation_log().transcript(sender_id),
+        tags=TAGS,
+        labels=labels(),
+        retrieval_intent=RETRIEVAL_INTENT,
+        reviews=reviews_of(current_app.config["REPOSITORY"], sender_id),
+        error=error,
+    ), (400 if error else 200)
 
 
 @blueprint.get("/corrections.yml")
 def corrections_export():
-    return Response(corrections_as_nlu_yaml(current_app.config["REPOSITORY"]),
-                    mimetype="application/x-yaml; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=corrections-nlu.yml"})
+    return Response(
+        corrections_as_nlu_yaml(current_app.config["REPOSITORY"]),
+        mimetype="application/x-yaml; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=corrections-nlu.yml"},
+    )

@@ -10,6 +10,7 @@ serialises it, written by `event_json()`; the filters that match inside it (a sl
 a fallback marker) build their patterns with the same function, so a change of separators
 cannot silently break them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -122,7 +123,9 @@ class ConversationFilters:
             having.append("max(timestamp) < :end")
             params["end"] = self.end + 86400
         if self.with_fallback:
-            where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'bot' AND data LIKE :fallback)")
+            where.append(
+                f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'bot' AND data LIKE :fallback)"
+            )
             params["fallback"] = FALLBACK_PATTERN
         if self.with_request_form:
             where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE action_name LIKE :form)")
@@ -131,7 +134,9 @@ class ConversationFilters:
             where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'slot' AND data LIKE :fact)")
             params["fact"] = _slot_pattern(FACT_SLOT, self.fact_id)
         if self.text:
-            where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'user' AND lower(data) LIKE :q)")
+            where.append(
+                f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'user' AND lower(data) LIKE :q)"
+            )
             params["q"] = "%" + json.dumps(self.text.lower())[1:-1] + "%"
         if self.confidence_below is not None:
             having.append(f"min({confidence_sql}) < :below")
@@ -196,9 +201,13 @@ class ConversationLog:
     def _confidence_sql(self) -> str:
         """The NLU confidence of a user event, extracted from its JSON in the database's dialect."""
         if self.engine.dialect.name == "postgresql":
-            return ("CASE WHEN type_name = 'user' THEN "
-                    "CAST(CAST(data AS json)->'parse_data'->'intent'->>'confidence' AS float) END")
-        return "CASE WHEN type_name = 'user' THEN CAST(json_extract(data, '$.parse_data.intent.confidence') AS REAL) END"
+            return (
+                "CASE WHEN type_name = 'user' THEN "
+                "CAST(CAST(data AS json)->'parse_data'->'intent'->>'confidence' AS float) END"
+            )
+        return (
+            "CASE WHEN type_name = 'user' THEN CAST(json_extract(data, '$.parse_data.intent.confidence') AS REAL) END"
+        )
 
     def list(self, filters: ConversationFilters, page_size: int = 50) -> ConversationPage:
         """Conversations by last activity, newest first, with keyset pagination."""
@@ -210,9 +219,11 @@ class ConversationLog:
             "sum(CASE WHEN type_name = 'bot' AND data LIKE :fallback_any THEN 1 ELSE 0 END) AS fallbacks, "
             "sum(CASE WHEN action_name LIKE :form_any THEN 1 ELSE 0 END) AS forms, "
             f"min({confidence}) AS lowest_confidence "
-            f"FROM {TABLE}" + (" WHERE " + " AND ".join(where) if where else "") +
-            " GROUP BY sender_id" + (" HAVING " + " AND ".join(having) if having else "") +
-            f" ORDER BY last DESC, sender_id DESC LIMIT {int(page_size) + 1}"
+            f"FROM {TABLE}"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " GROUP BY sender_id"
+            + (" HAVING " + " AND ".join(having) if having else "")
+            + f" ORDER BY last DESC, sender_id DESC LIMIT {int(page_size) + 1}"
         )
         params.update(fallback_any=FALLBACK_PATTERN, form_any="%" + FORM_ACTION_SUFFIX)
         with self.engine.connect() as connection:
@@ -229,8 +240,10 @@ class ConversationLog:
     def facts_answered(self, senders: List[str]) -> Dict[str, set]:
         if not senders:
             return {}
-        query = sa.text(f"SELECT sender_id, data FROM {TABLE} WHERE type_name = 'slot' AND sender_id IN :senders "
-                        "AND data LIKE :slot").bindparams(sa.bindparam("senders", expanding=True))
+        query = sa.text(
+            f"SELECT sender_id, data FROM {TABLE} WHERE type_name = 'slot' AND sender_id IN :senders "
+            "AND data LIKE :slot"
+        ).bindparams(sa.bindparam("senders", expanding=True))
         result: Dict[str, set] = defaultdict(set)
         with self.engine.connect() as connection:
             for sender, data in connection.execute(query, {"senders": senders, "slot": _slot_pattern(FACT_SLOT)}):
@@ -242,8 +255,9 @@ class ConversationLog:
     def events(self, sender_id: str) -> List[Tuple[int, Dict[str, Any]]]:
         """(row id, event) of one conversation, in storage order."""
         with self.engine.connect() as connection:
-            rows = connection.execute(sa.text(f"SELECT id, data FROM {TABLE} WHERE sender_id = :s ORDER BY id"),
-                                      {"s": sender_id[:255]}).all()
+            rows = connection.execute(
+                sa.text(f"SELECT id, data FROM {TABLE} WHERE sender_id = :s ORDER BY id"), {"s": sender_id[:255]}
+            ).all()
         return [(row_id, json.loads(data)) for row_id, data in rows]
 
     def transcript(self, sender_id: str) -> List[Turn]:
@@ -255,32 +269,68 @@ class ConversationLog:
                 parse = event.get("parse_data") or {}
                 intent = parse.get("intent") or {}
                 selected = ((parse.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}).get("response") or {}
-                turns.append(Turn("user", row_id, event.get("text"), when, intent=intent.get("name"),
-                                  confidence=intent.get("confidence"),
-                                  selected=selected.get("intent_response_key"),
-                                  selected_confidence=selected.get("confidence")))
+                turns.append(
+                    Turn(
+                        "user",
+                        row_id,
+                        event.get("text"),
+                        when,
+                        intent=intent.get("name"),
+                        confidence=intent.get("confidence"),
+                        selected=selected.get("intent_response_key"),
+                        selected_confidence=selected.get("confidence"),
+                    )
+                )
             elif event.get("event") == "bot":
                 custom = (event.get("data") or {}).get("custom") or {}
-                turns.append(Turn("bot", row_id, event.get("text"), when, fact_id=custom.get("fact_id"),
-                                  sources=custom.get("sources") or [], form=custom.get("form"),
-                                  fallback=custom.get("fallback")))
+                turns.append(
+                    Turn(
+                        "bot",
+                        row_id,
+                        event.get("text"),
+                        when,
+                        fact_id=custom.get("fact_id"),
+                        sources=custom.get("sources") or [],
+                        form=custom.get("form"),
+                        fallback=custom.get("fallback"),
+                    )
+                )
         return turns
 
     def dashboard(self, days: int, now: Optional[float] = None) -> Dashboard:
         since = (time.time() if now is None else now) - days * 86400
         with self.engine.connect() as connection:
-            starts = connection.execute(sa.text(
-                f"SELECT sender_id, min(timestamp) FROM {TABLE} GROUP BY sender_id HAVING min(timestamp) >= :since"),
-                {"since": since}).all()
-            fallback_senders = set(connection.execute(sa.text(
-                f"SELECT DISTINCT sender_id FROM {TABLE} WHERE type_name = 'bot' AND timestamp >= :since AND data LIKE :f"),
-                {"since": since, "f": FALLBACK_PATTERN}).scalars())
-            fact_rows = connection.execute(sa.text(
-                f"SELECT data FROM {TABLE} WHERE type_name = 'slot' AND timestamp >= :since AND data LIKE :s"),
-                {"since": since, "s": _slot_pattern(FACT_SLOT)}).scalars().all()
-            recent = connection.execute(sa.text(
-                f"SELECT sender_id, type_name, data FROM {TABLE} WHERE timestamp >= :since "
-                "AND type_name IN ('user', 'bot') ORDER BY sender_id, id"), {"since": since}).all()
+            starts = connection.execute(
+                sa.text(
+                    f"SELECT sender_id, min(timestamp) FROM {TABLE} GROUP BY sender_id HAVING min(timestamp) >= :since"
+                ),
+                {"since": since},
+            ).all()
+            fallback_senders = set(
+                connection.execute(
+                    sa.text(
+                        f"SELECT DISTINCT sender_id FROM {TABLE} WHERE type_name = 'bot' AND timestamp >= :since AND data LIKE :f"
+                    ),
+                    {"since": since, "f": FALLBACK_PATTERN},
+                ).scalars()
+            )
+            fact_rows = (
+                connection.execute(
+                    sa.text(
+                        f"SELECT data FROM {TABLE} WHERE type_name = 'slot' AND timestamp >= :since AND data LIKE :s"
+                    ),
+                    {"since": since, "s": _slot_pattern(FACT_SLOT)},
+                )
+                .scalars()
+                .all()
+            )
+            recent = connection.execute(
+                sa.text(
+                    f"SELECT sender_id, type_name, data FROM {TABLE} WHERE timestamp >= :since "
+                    "AND type_name IN ('user', 'bot') ORDER BY sender_id, id"
+                ),
+                {"since": since},
+            ).all()
         per_day: Dict[str, List[str]] = defaultdict(list)
         for sender, started in starts:
             per_day[dt.datetime.fromtimestamp(started, dt.timezone.utc).date().isoformat()].append(sender)
@@ -298,8 +348,9 @@ class ConversationLog:
         return Dashboard(
             total=len(starts),
             conversations_per_day=[(day[5:], len(s)) for day, s in ordered],
-            fallback_rate_per_day=[(day[5:], round(100 * sum(x in fallback_senders for x in s) / len(s)))
-                                   for day, s in ordered],
+            fallback_rate_per_day=[
+                (day[5:], round(100 * sum(x in fallback_senders for x in s) / len(s))) for day, s in ordered
+            ],
             fallback_total=len(fallback_senders & {s for s, _ in starts}),
             facts=facts.most_common(10),
             unanswered=unanswered.most_common(10),
@@ -315,7 +366,8 @@ class ConversationLog:
             stale = sa.text(f"SELECT sender_id FROM {TABLE} GROUP BY sender_id HAVING max(timestamp) < :cutoff")
             senders = [row[0] for row in connection.execute(stale, {"cutoff": cutoff})]
             delete = sa.text(f"DELETE FROM {TABLE} WHERE sender_id IN :senders").bindparams(
-                sa.bindparam("senders", expanding=True))
+                sa.bindparam("senders", expanding=True)
+            )
             for start in range(0, len(senders), 500):
-                events += connection.execute(delete, {"senders": senders[start:start + 500]}).rowcount
+                events += connection.execute(delete, {"senders": senders[start : start + 500]}).rowcount
         return len(senders), events

@@ -5,6 +5,7 @@ Deletes whole conversations whose last event is older than CONVERSATION_RETENTIO
 DRAFT_RETENTION_DAYS (default 7). Stored requests and their audit trail are never touched.
 Safe to run as a scheduled job (cron, systemd timer, Kubernetes CronJob).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,12 @@ class PurgeResult:
     drafts: int
 
 
-def purge(now: float | None = None, retention_days: int | None = None,
-          tracker_store_url: str | None = None, database_url: str | None = None) -> PurgeResult:
+def purge(
+    now: float | None = None,
+    retention_days: int | None = None,
+    tracker_store_url: str | None = None,
+    database_url: str | None = None,
+) -> PurgeResult:
     now = time.time() if now is None else now
     days = settings.conversation_retention_days() if retention_days is None else retention_days
     log = ConversationLog(tracker_store_url or settings.tracker_store_url())

@@ -1,4 +1,5 @@
 """A console client logged in as an operator (Flask's test client), for tests and benchmarks."""
+
 from __future__ import annotations
 
 import re
@@ -16,6 +17,10 @@ def logged_in_client(tracker_url: str, app_url: str):
     client = app.test_client()
     page = client.get("/console/connexion").get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    assert client.post("/console/connexion", data={"identifiant": "agent.test", "mot_de_passe": PASSWORD,
-                                                   "csrf": token}).status_code == 302
+    assert (
+        client.post(
+            "/console/connexion", data={"identifiant": "agent.test", "mot_de_passe": PASSWORD, "csrf": token}
+        ).status_code
+        == 302
+    )
     return client

@@ -1,4 +1,5 @@
 """Throw-away stores for tests: a SQLite file or a fresh PostgreSQL database; Redis keys under a fresh prefix."""
+
 from __future__ import annotations
 
 import contextlib
@@ -42,7 +43,9 @@ def fresh_postgres_database():
         engine_for(url).dispose()
         with admin.connect() as connection:
             connection.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"),
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
                 {"n": name},
             )
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))

@@ -4,6 +4,7 @@ Each server runs as a subprocess on a free port, with its own endpoints file and
 tracker store, logging to files under the given directory so test output stays
 readable.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,16 @@ def free_port() -> int:
 
 def base_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONWARNINGS": "ignore",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "SANIC_REQUEST_MAX_SIZE": "1048576",
-        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "SANIC_REQUEST_MAX_SIZE": "1048576",
+            "ACTION_SERVER_TOKEN": ACTION_TOKEN,
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -98,7 +101,10 @@ class ActionServer:
         log = self.workdir / f"actions-{self.port}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rasa_addons.action_server", "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env=base_env(self.env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+            env=base_env(self.env),
+            stdout=open(log, "a"),
+            stderr=subprocess.STDOUT,
         )
         wait_until_up(f"{self.url}/health", self.process, log)
         return self
@@ -124,17 +130,34 @@ class RasaServer:
     def start(self) -> "RasaServer":
         log = self.workdir / f"rasa-{self.port}.log"
         command = [
-            sys.executable, "-m", "rasa_addons.rasa_server", "--model", str(self.model), "--port", str(self.port),
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--enable-api",
+            sys.executable,
+            "-m",
+            "rasa_addons.rasa_server",
+            "--model",
+            str(self.model),
+            "--port",
+            str(self.port),
+            "--endpoints",
+            "endpoints.yml",
+            "--credentials",
+            "credentials.yml",
+            "--enable-api",
         ]
         origins = self.env.get("CORS_ORIGINS")
         if origins:
             command += ["--cors", *origins.split()]
-        env = {"ACTION_SERVER_URL": f"{self.action_url}/webhook", "TRACKER_STORE_URL": self.tracker_store_url,
-               "RASA_API_TOKEN": API_TOKEN}
+        env = {
+            "ACTION_SERVER_URL": f"{self.action_url}/webhook",
+            "TRACKER_STORE_URL": self.tracker_store_url,
+            "RASA_API_TOKEN": API_TOKEN,
+        }
         env.update(self.env)
         self.process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=base_env(env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
+            command,
+            cwd=PROJECT_ROOT,
+            env=base_env(env),
+            stdout=open(log, "a"),
+            stderr=subprocess.STDOUT,
         )
         wait_until_up(f"{self.url}/", self.process, log)
         return self
@@ -173,9 +196,7 @@ class RasaServer:
         raise AssertionError(f"the model gives a fact to every off-topic message of {OFF_TOPIC}")
 
     def tracker(self, sender: str) -> dict:
-        response = requests.get(
-            f"{self.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30
-        )
+        response = requests.get(f"{self.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30)
         response.raise_for_status()
         return response.json()
 
@@ -195,7 +216,10 @@ class WebApp:
         log = self.workdir / f"webapp-{self.port}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "webapp", "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env=base_env(self.env), stdout=open(log, "a"), stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+            env=base_env(self.env),
+            stdout=open(log, "a"),
+            stderr=subprocess.STDOUT,
         )
         wait_until_up(f"{self.url}/sante", self.process, log)
         return self

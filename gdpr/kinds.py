@@ -10,6 +10,7 @@ new column, and tests (tests/test_request_kinds.py walks every kind through all 
 This module imports nothing heavy: the Rasa server's plugins, the action server, the web
 app and the training tools all read it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,27 +30,57 @@ class Field:
     personal: bool  # masked in the conversation log, kept in the application database only
 
 
-FIELDS: Dict[str, Field] = {f.name: f for f in (
-    Field("data_scope",
-          "Vos données concernées sont-elles utilisées dans un projet de recherche du Health Data Hub, ou "
-          "s'agit-il de vos données de l'Assurance maladie (remboursements, SNDS) ? Cela décide à qui la "
-          "demande est adressée.",
-          "les données concernées", "Données concernées", SCOPE, personal=False),
-    Field("first_name", "Quel est votre prénom ?", "le prénom", "Prénom", NAME, personal=True),
-    Field("last_name", "Quel est votre nom de famille ?", "le nom", "Nom", NAME, personal=True),
-    Field("email", "À quelle adresse e-mail la réponse doit-elle vous être envoyée ?", "l'adresse e-mail",
-          "E-mail pour la réponse", EMAIL, personal=True),
-    Field("wrong_data",
-          "Quelle information est inexacte ? Décrivez-la brièvement, sans numéro de sécurité sociale et sans "
-          "détail médical au-delà de ce que vous jugez nécessaire.",
-          "l'information inexacte", "L'information inexacte", DESCRIPTION, personal=True),
-    Field("correct_data", "Quelle est l'information correcte ?", "l'information correcte", "L'information correcte",
-          DESCRIPTION, personal=True),
-    Field("objection_reason",
-          "Le droit d'opposition doit s'appuyer sur des raisons tenant à votre situation particulière. "
-          "Expliquez-les brièvement, sans détail médical au-delà de ce que vous jugez nécessaire.",
-          "les raisons de l'opposition", "Les raisons de l'opposition", DESCRIPTION, personal=True),
-)}
+FIELDS: Dict[str, Field] = {
+    f.name: f
+    for f in (
+        Field(
+            "data_scope",
+            "Vos données concernées sont-elles utilisées dans un projet de recherche du Health Data Hub, ou "
+            "s'agit-il de vos données de l'Assurance maladie (remboursements, SNDS) ? Cela décide à qui la "
+            "demande est adressée.",
+            "les données concernées",
+            "Données concernées",
+            SCOPE,
+            personal=False,
+        ),
+        Field("first_name", "Quel est votre prénom ?", "le prénom", "Prénom", NAME, personal=True),
+        Field("last_name", "Quel est votre nom de famille ?", "le nom", "Nom", NAME, personal=True),
+        Field(
+            "email",
+            "À quelle adresse e-mail la réponse doit-elle vous être envoyée ?",
+            "l'adresse e-mail",
+            "E-mail pour la réponse",
+            EMAIL,
+            personal=True,
+        ),
+        Field(
+            "wrong_data",
+            "Quelle information est inexacte ? Décrivez-la brièvement, sans numéro de sécurité sociale et sans "
+            "détail médical au-delà de ce que vous jugez nécessaire.",
+            "l'information inexacte",
+            "L'information inexacte",
+            DESCRIPTION,
+            personal=True,
+        ),
+        Field(
+            "correct_data",
+            "Quelle est l'information correcte ?",
+            "l'information correcte",
+            "L'information correcte",
+            DESCRIPTION,
+            personal=True,
+        ),
+        Field(
+            "objection_reason",
+            "Le droit d'opposition doit s'appuyer sur des raisons tenant à votre situation particulière. "
+            "Expliquez-les brièvement, sans détail médical au-delà de ce que vous jugez nécessaire.",
+            "les raisons de l'opposition",
+            "Les raisons de l'opposition",
+            DESCRIPTION,
+            personal=True,
+        ),
+    )
+}
 
 COMMON_FIELDS: Tuple[str, ...] = ("data_scope", "first_name", "last_name", "email")
 
@@ -84,34 +115,49 @@ class RequestKind:
         return self.letter_paragraph.format(scope=scope_phrase, **{f: answers.get(f) or "" for f in self.own_fields})
 
 
-KINDS: Dict[str, RequestKind] = {k.name: k for k in (
-    RequestKind(
-        "rectification", "demande de rectification", "article 16 du RGPD", "Faire une demande de rectification",
-        "En application de l'article 16 du RGPD, je vous demande de rectifier les données inexactes me "
-        "concernant traitées {scope}. Information inexacte : « {wrong_data} ». "
-        "Information correcte : « {correct_data} ».",
-        ("wrong_data", "correct_data"),
-    ),
-    RequestKind(
-        "erasure", "demande d'effacement", "article 17 du RGPD", "Faire une demande d'effacement",
-        "En application de l'article 17 du règlement général sur la protection des données (RGPD), je vous "
-        "demande d'effacer les données personnelles me concernant traitées {scope}. Si vous estimez qu'une "
-        "exception de l'article 17.3 s'applique, je vous remercie de m'indiquer laquelle et pourquoi.",
-    ),
-    RequestKind(
-        "access", "demande d'accès", "article 15 du RGPD", "Faire une demande d'accès",
-        "En application de l'article 15 du RGPD, je vous demande de me confirmer si des données personnelles "
-        "me concernant sont traitées {scope} et, le cas échéant, de m'en communiquer une copie ainsi que les "
-        "informations prévues par cet article (finalités, destinataires, durée de conservation, source des données).",
-    ),
-    RequestKind(
-        "objection", "demande d'opposition", "article 21 du RGPD", "Faire une demande d'opposition",
-        "En application de l'article 21 du RGPD et de l'article 74 de la loi Informatique et Libertés, je m'oppose "
-        "au traitement des données personnelles me concernant {scope}, pour les raisons suivantes, tenant à ma "
-        "situation particulière : « {objection_reason} ».",
-        ("objection_reason",),
-    ),
-)}
+KINDS: Dict[str, RequestKind] = {
+    k.name: k
+    for k in (
+        RequestKind(
+            "rectification",
+            "demande de rectification",
+            "article 16 du RGPD",
+            "Faire une demande de rectification",
+            "En application de l'article 16 du RGPD, je vous demande de rectifier les données inexactes me "
+            "concernant traitées {scope}. Information inexacte : « {wrong_data} ». "
+            "Information correcte : « {correct_data} ».",
+            ("wrong_data", "correct_data"),
+        ),
+        RequestKind(
+            "erasure",
+            "demande d'effacement",
+            "article 17 du RGPD",
+            "Faire une demande d'effacement",
+            "En application de l'article 17 du règlement général sur la protection des données (RGPD), je vous "
+            "demande d'effacer les données personnelles me concernant traitées {scope}. Si vous estimez qu'une "
+            "exception de l'article 17.3 s'applique, je vous remercie de m'indiquer laquelle et pourquoi.",
+        ),
+        RequestKind(
+            "access",
+            "demande d'accès",
+            "article 15 du RGPD",
+            "Faire une demande d'accès",
+            "En application de l'article 15 du RGPD, je vous demande de me confirmer si des données personnelles "
+            "me concernant sont traitées {scope} et, le cas échéant, de m'en communiquer une copie ainsi que les "
+            "informations prévues par cet article (finalités, destinataires, durée de conservation, source des données).",
+        ),
+        RequestKind(
+            "objection",
+            "demande d'opposition",
+            "article 21 du RGPD",
+            "Faire une demande d'opposition",
+            "En application de l'article 21 du RGPD et de l'article 74 de la loi Informatique et Libertés, je m'oppose "
+            "au traitement des données personnelles me concernant {scope}, pour les raisons suivantes, tenant à ma "
+            "situation particulière : « {objection_reason} ».",
+            ("objection_reason",),
+        ),
+    )
+}
 
 KIND_BY_FORM: Dict[str, RequestKind] = {k.form: k for k in KINDS.values()}
 REQUEST_FORMS: Tuple[str, ...] = tuple(KIND_BY_FORM)
@@ -141,5 +187,11 @@ CONTROLLERS = {
 
 # The console's CSV export: request metadata, then every field.
 CSV_COLUMNS: Tuple[str, ...] = (
-    "reference", "kind", "status", "status_reason", "received_at", "deadline", "controller",
+    "reference",
+    "kind",
+    "status",
+    "status_reason",
+    "received_at",
+    "deadline",
+    "controller",
 ) + tuple(f for f in ALL_FIELDS if f != "data_scope")

@@ -1,4 +1,5 @@
 """The ready-to-send letter for a stored request (text; the web app prints it)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -5,6 +5,7 @@ answers, so that personal data never has to live in the conversation log, then t
 into a request in one transaction that also deletes the draft. Submitting the same
 draft twice returns the request already stored (its submission key is unique).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -112,9 +113,11 @@ class RequestRepository:
             raise ValueError(kind)
         try:
             with self.engine.begin() as connection:
-                row = connection.execute(
-                    sa.select(request_drafts).where(request_drafts.c.sender_id == sender_id)
-                ).mappings().first()
+                row = (
+                    connection.execute(sa.select(request_drafts).where(request_drafts.c.sender_id == sender_id))
+                    .mappings()
+                    .first()
+                )
                 answers = json.loads(row["answers"]) if row and row["kind"] == kind else {}
                 if value is None:
                     answers.pop(slot, None)
@@ -123,9 +126,7 @@ class RequestRepository:
                 values = {"kind": kind, "answers": json.dumps(answers, ensure_ascii=False), "updated_at": _now()}
                 if row is None:
                     connection.execute(
-                        request_drafts.insert().values(
-                            sender_id=sender_id, submission_key=uuid.uuid4().hex, **values
-                        )
+                        request_drafts.insert().values(sender_id=sender_id, submission_key=uuid.uuid4().hex, **values)
                     )
                 else:
                     if row["kind"] != kind:
@@ -139,9 +140,11 @@ class RequestRepository:
     def get_draft(self, sender_id: str) -> Optional[Draft]:
         try:
             with self.engine.connect() as connection:
-                row = connection.execute(
-                    sa.select(request_drafts).where(request_drafts.c.sender_id == sender_id)
-                ).mappings().first()
+                row = (
+                    connection.execute(sa.select(request_drafts).where(request_drafts.c.sender_id == sender_id))
+                    .mappings()
+                    .first()
+                )
         except SQLAlchemyError as error:
             raise StorageUnavailable("could not read the draft") from error
         if row is None:
@@ -212,11 +215,16 @@ class RequestRepository:
             )
             request_id = result.inserted_primary_key[0]
             reference = format_reference(received.year, request_id)
-            connection.execute(gdpr_requests.update().where(gdpr_requests.c.id == request_id).values(reference=reference))
+            connection.execute(
+                gdpr_requests.update().where(gdpr_requests.c.id == request_id).values(reference=reference)
+            )
             connection.execute(
                 request_status_changes.insert().values(
-                    request_id=request_id, old_status=None, new_status=STATUS_RECEIVED,
-                    changed_by="assistant", changed_at=received,
+                    request_id=request_id,
+                    old_status=None,
+                    new_status=STATUS_RECEIVED,
+                    changed_by="assistant",
+                    changed_at=received,
                 )
             )
             connection.execute(request_drafts.delete().where(request_drafts.c.sender_id == sender_id))
@@ -263,8 +271,14 @@ def emails_match(stored: str, given: str) -> bool:
 
 
 # --- Processing by the data-protection team (console) ------------------------------------
-def change_status(repo: RequestRepository, reference: str, new_status: str, reason: Optional[str], operator: str,
-                  seen_status: Optional[str] = None) -> None:
+def change_status(
+    repo: RequestRepository,
+    reference: str,
+    new_status: str,
+    reason: Optional[str],
+    operator: str,
+    seen_status: Optional[str] = None,
+) -> None:
     """Change a request's status and record who did it, in one transaction.
 
     `seen_status` is the status the operator had on screen: if another operator changed it
@@ -286,31 +300,55 @@ def change_status(repo: RequestRepository, reference: str, new_status: str, reas
             raise StatusChangeError("Demande introuvable.")
         if seen_status is not None and row.status != seen_status:
             raise StatusChangeError(_changed_meanwhile(connection, row.id, row.status))
-        updated = connection.execute(gdpr_requests.update().where(
-            (gdpr_requests.c.id == row.id) & (gdpr_requests.c.status == row.status)
-        ).values(status=new_status, status_reason=reason, updated_at=now))
+        updated = connection.execute(
+            gdpr_requests.update()
+            .where((gdpr_requests.c.id == row.id) & (gdpr_requests.c.status == row.status))
+            .values(status=new_status, status_reason=reason, updated_at=now)
+        )
         if updated.rowcount != 1:  # SQLite: another change landed between the read and this write
             raise StatusChangeError(_changed_meanwhile(connection, row.id, None))
-        connection.execute(request_status_changes.insert().values(
-            request_id=row.id, old_status=row.status, new_status=new_status, reason=reason,
-            changed_by=operator, changed_at=now))
+        connection.execute(
+            request_status_changes.insert().values(
+                request_id=row.id,
+                old_status=row.status,
+                new_status=new_status,
+                reason=reason,
+                changed_by=operator,
+                changed_at=now,
+            )
+        )
 
 
 def _changed_meanwhile(connection: Any, request_id: int, status: Optional[str]) -> str:
     last = connection.execute(
-        sa.select(request_status_changes.c.new_status, request_status_changes.c.changed_by, request_status_changes.c.changed_at)
+        sa.select(
+            request_status_changes.c.new_status,
+            request_status_changes.c.changed_by,
+            request_status_changes.c.changed_at,
+        )
         .where(request_status_changes.c.request_id == request_id)
-        .order_by(request_status_changes.c.id.desc()).limit(1)).first()
+        .order_by(request_status_changes.c.id.desc())
+        .limit(1)
+    ).first()
     if last is None:
         return "La demande a été modifiée entre-temps : rechargez la page avant de changer son statut."
     when = last.changed_at.strftime("%d/%m/%Y %H:%M")
-    return (f"Entre-temps, {last.changed_by} a passé cette demande au statut « {status or last.new_status} » "
-            f"({when}). Votre changement n'a pas été enregistré : vérifiez l'historique, puis recommencez si besoin.")
+    return (
+        f"Entre-temps, {last.changed_by} a passé cette demande au statut « {status or last.new_status} » "
+        f"({when}). Votre changement n'a pas été enregistré : vérifiez l'historique, puis recommencez si besoin."
+    )
 
 
 def status_history(repo: RequestRepository, reference: str) -> List[dict]:
     with repo.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(request_status_changes).join(gdpr_requests, gdpr_requests.c.id == request_status_changes.c.request_id)
-            .where(gdpr_requests.c.reference == reference).order_by(request_status_changes.c.id)).mappings().all()
+        rows = (
+            connection.execute(
+                sa.select(request_status_changes)
+                .join(gdpr_requests, gdpr_requests.c.id == request_status_changes.c.request_id)
+                .where(gdpr_requests.c.reference == reference)
+                .order_by(request_status_changes.c.id)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]

@@ -1,4 +1,5 @@
 """Alembic environment: runs on the connection given by storage.database.migrate()."""
+
 from alembic import context
 
 from storage.schema import metadata

@@ -1,4 +1,5 @@
 """Masking of personal data before anything is stored or logged (SPEC §4)."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ Importing a module here changes nothing in Rasa. The changes this project makes 
 behaviour are applied by `install()`, called once by the launcher and by the classes Rasa
 builds from the configuration (channels, tracker store), before any message is handled.
 """
+
 from __future__ import annotations
 
 

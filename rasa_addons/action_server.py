@@ -13,6 +13,7 @@ This one serves the same actions (``actions/``) with three differences:
 - an unexpected error answers a bare 500: rasa_sdk's handler echoes the whole request,
   that is the tracker with the citizen's messages.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def create_app(token: str, actions_package: str = "actions"):
             return None
         sent = request.headers.get("authorization", "").encode()
         if not secrets.compare_digest(sent, expected):
-            return response.json({"error": "unauthorized", "message": "Jeton du serveur d'actions manquant ou invalide."},
-                                 status=401)
+            return response.json(
+                {"error": "unauthorized", "message": "Jeton du serveur d'actions manquant ou invalide."}, status=401
+            )
         return None
 
     @app.exception(Exception)
@@ -57,8 +59,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     token = settings.action_server_token()
     if not token:
-        print("ACTION_SERVER_TOKEN is not set: the action server only answers a Rasa server that sends it "
-              "(`make run` creates one in var/action-server-token).", file=sys.stderr)
+        print(
+            "ACTION_SERVER_TOKEN is not set: the action server only answers a Rasa server that sends it "
+            "(`make run` creates one in var/action-server-token).",
+            file=sys.stderr,
+        )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("sanic.access").setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ Registered in credentials.yml in place of Rasa's own classes; the URLs are uncha
 (/webhooks/rest/webhook, /socket.io). A malformed request gets a clear 4xx; a text
 message always gets a visible reply, even when an internal part fails.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -87,17 +88,23 @@ class GuardedRestInput(RestInput):
                 return _error(400, "invalid_json", "Le corps de la requête doit être un objet JSON.")
             sender = body.get("sender")
             if not valid_sender(sender):
-                return _error(400, "invalid_sender", "Le champ « sender » doit être un identifiant de 1 à 128 caractères.")
+                return _error(
+                    400, "invalid_sender", "Le champ « sender » doit être un identifiant de 1 à 128 caractères."
+                )
             allowed, wait = self.rate_limiter.allow(client_address(request))
             if not allowed:
                 return response.json(
                     {"error": "rate_limited", "message": RATE_LIMITED_MESSAGE.format(seconds=wait)},
-                    status=429, headers={"Retry-After": str(wait)},
+                    status=429,
+                    headers={"Retry-After": str(wait)},
                 )
             verdict = check_text(body.get("message"))
             if verdict.text is None:
                 return response.json(
-                    [{"recipient_id": sender, "text": verdict.reply}, {"recipient_id": sender, "custom": {"error": verdict.reason}}]
+                    [
+                        {"recipient_id": sender, "text": verdict.reply},
+                        {"recipient_id": sender, "custom": {"error": verdict.reason}},
+                    ]
                 )
             collector = CollectingOutputChannel()
             if contains_nir(verdict.text):
@@ -145,7 +152,9 @@ class GuardedSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel, guarded, with session persistence that works on any
     python-socketio version (RasaHQ/rasa#13027: `enter_room` became a coroutine)."""
 
-    def __init__(self, *args: Any, rate_limiter: Optional[Union[RateLimiter, RedisRateLimiter]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, rate_limiter: Optional[Union[RateLimiter, RedisRateLimiter]] = None, **kwargs: Any
+    ) -> None:
         rasa_addons.install()
         super().__init__(*args, **kwargs)
         self.rate_limiter = rate_limiter or rate_limiter_from_environment()

@@ -10,6 +10,7 @@ any active form is left (its draft stays in the application database), the citiz
 plainly, and an ``action_listen`` ends the turn. ``install()`` is called by the modules the
 Rasa server loads from ``credentials.yml``; it is idempotent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,9 @@ def recover(tracker: Any, output_channel: Any, _nlg: Any) -> None:
     from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
     from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet
 
-    logger.warning("circuit breaker tripped: conversation reset to listening (form left: %s)",
-                   tracker.active_loop_name or "none")
+    logger.warning(
+        "circuit breaker tripped: conversation reset to listening (form left: %s)", tracker.active_loop_name or "none"
+    )
     if tracker.active_loop_name:
         tracker.update(ActiveLoop(None))
     tracker.update(SlotSet(REQUESTED_SLOT, None))

@@ -5,6 +5,7 @@ control characters), capped in length before any NLU runs, and payloads starting
 "/" are accepted only when they are ones the widget's buttons send; any other one is
 read as plain text, so nobody can set slots or skip validation by typing an intent.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +55,7 @@ def _allowed_payload(text: str) -> bool:
         prefix = f"/{intent}"
         if text.startswith(prefix + "{"):
             try:
-                value = json.loads(text[len(prefix):])
+                value = json.loads(text[len(prefix) :])
             except ValueError:
                 return False
             if not isinstance(value, dict) or list(value) != [entity] or not isinstance(value[entity], str):
@@ -170,8 +171,9 @@ class RedisRateLimiter:
     reason to stop answering.
     """
 
-    def __init__(self, client: Any, per_minute: Optional[int] = None, window: float = 60.0,
-                 key_prefix: Optional[str] = None) -> None:
+    def __init__(
+        self, client: Any, per_minute: Optional[int] = None, window: float = 60.0, key_prefix: Optional[str] = None
+    ) -> None:
         self.limit = per_minute if per_minute is not None else _rate_limit_from_environment()
         self.window = window
         self.red = client
@@ -188,7 +190,9 @@ class RedisRateLimiter:
         now = time.time() if now is None else now
         client = rate_limit_client(client)
         try:
-            oldest = self._hit(keys=[self._key(client)], args=[now, self.window, self.limit, f"{now}:{uuid.uuid4().hex}"])
+            oldest = self._hit(
+                keys=[self._key(client)], args=[now, self.window, self.limit, f"{now}:{uuid.uuid4().hex}"]
+            )
         except Exception as error:  # redis.RedisError and socket errors: fail open
             logger.warning("rate limit not checked, Redis unavailable: %s", type(error).__name__)
             return True, 0

@@ -5,6 +5,7 @@ every local user sees it in the process list. This entry point takes the argumen
 ``rasa run`` and adds the token from ``RASA_API_TOKEN`` inside the process: the process
 list shows the command without it.
 """
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@
   serialise each conversation's messages), else Rasa's in-memory lock store (one server).
 - Event broker: Rasa's RabbitMQ (pika) broker when RABBITMQ_URL is set, else none.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,7 +74,9 @@ class RedisTicketLockStore(LockStore):
         return base + ":tickets", base + ":last-issued"
 
     def lock(  # type: ignore[override]
-        self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
+        self,
+        conversation_id: Text,
+        lock_lifetime: float = LOCK_LIFETIME,
         wait_time_in_seconds: float = LOCK_POLL_SECONDS,
     ) -> AsyncContextManager[TicketLock]:
         return super().lock(conversation_id, lock_lifetime, wait_time_in_seconds)
@@ -82,8 +85,11 @@ class RedisTicketLockStore(LockStore):
         tickets, last_issued = self._keys(conversation_id)
         try:
             # Both keys outlive the last ticket, so numbers never restart under a live ticket.
-            return int(self._issue(keys=[tickets, last_issued],
-                                   args=[time.time() + lock_lifetime, int(lock_lifetime * 2000) + 1000]))
+            return int(
+                self._issue(
+                    keys=[tickets, last_issued], args=[time.time() + lock_lifetime, int(lock_lifetime * 2000) + 1000]
+                )
+            )
         except Exception as error:
             raise LockError(f"Error while issuing a ticket: {error}") from error
 

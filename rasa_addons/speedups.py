@@ -21,6 +21,7 @@ ORM query (see ``rasa_addons.tracker_store``).
 ``RASA_SPEEDUPS=0`` leaves Rasa exactly as it is (used by the benchmark as a baseline, and
 an escape hatch should a Rasa upgrade change these internals).
 """
+
 from __future__ import annotations
 
 import logging

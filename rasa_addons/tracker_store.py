@@ -7,6 +7,7 @@ NIR-like numbers, and the values of personal slots such as names) in what is sto
 and in what is published to an event broker. The running conversation keeps the real
 values in memory only for the turn that collects them.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -96,8 +97,9 @@ def _engine(url: Any) -> sa.engine.Engine:
     # in WAL mode each close of the last connection also checkpoints the log. Keeping a few
     # connections open halves the cost of a turn's read and write (docs/benchmarks.md). Rasa
     # uses them from its event loop only, one at a time.
-    engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8,
-                              connect_args={"check_same_thread": False})
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8, connect_args={"check_same_thread": False}
+    )
     sa.event.listen(engine, "connect", sqlite_pragmas)  # WAL: the console's reads don't block saves
     return engine
 
@@ -138,8 +140,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     # cache keys) than to run: about a tenth of the server's time under load. The same
     # selection, as plain SQL on the indexed sender_id, in two short statements.
     def _latest_session_start(self, session: Any, sender_id: Text) -> Optional[float]:
-        return session.execute(conversation_log.SESSION_START,
-                               {"sender_id": sender_id, "type_name": SessionStarted.type_name}).scalar()
+        return session.execute(
+            conversation_log.SESSION_START, {"sender_id": sender_id, "type_name": SessionStarted.type_name}
+        ).scalar()
 
     def _stored_event_count(self, session: Any, sender_id: Text) -> int:
         since = self._latest_session_start(session, sender_id)
@@ -185,8 +188,11 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             return set()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        known = (_known_personal_values(tracker.events) | self._draft_values(tracker)
-                 | _answers_to_personal_questions(tracker.events))
+        known = (
+            _known_personal_values(tracker.events)
+            | self._draft_values(tracker)
+            | _answers_to_personal_questions(tracker.events)
+        )
         with self.session_scope() as session:
             rows, records = [], []
             for event in self._new_events(session, tracker):

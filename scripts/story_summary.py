@@ -1,4 +1,5 @@
 """Print the conversation-test summary written by `rasa test core`."""
+
 import json
 import sys
 

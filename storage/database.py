@@ -4,6 +4,7 @@ SQLite file under var/ by default, PostgreSQL when DATABASE_URL says so. The sch
 managed by Alembic (migrations/); `migrate()` brings any database to the latest version
 and is safe to call from several processes at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -85,7 +86,9 @@ def migrate(url: Optional[str] = None) -> None:
 
 def main() -> int:
     migrate()
-    print(f"Application database up to date ({sa.engine.make_url(settings.database_url()).render_as_string(hide_password=True)})")
+    print(
+        f"Application database up to date ({sa.engine.make_url(settings.database_url()).render_as_string(hide_password=True)})"
+    )
     return 0
 
 

@@ -6,12 +6,14 @@ of their owner: requests (gdpr.requests), operator accounts (console.accounts), 
 (console.reviews). Rasa's own `events` table lives in the conversation log database and is
 never declared here (SPEC §2: no two components create a table of the same name).
 """
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 gdpr_requests = sa.Table(
-    "gdpr_requests", metadata,
+    "gdpr_requests",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("reference", sa.String(20), nullable=False, unique=True),
     sa.Column("kind", sa.String(20), nullable=False),
@@ -35,7 +37,8 @@ gdpr_requests = sa.Table(
 )
 
 request_drafts = sa.Table(
-    "request_drafts", metadata,
+    "request_drafts",
+    metadata,
     sa.Column("sender_id", sa.String(255), primary_key=True),
     sa.Column("submission_key", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
@@ -44,7 +47,8 @@ request_drafts = sa.Table(
 )
 
 request_status_changes = sa.Table(
-    "request_status_changes", metadata,
+    "request_status_changes",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.Integer, sa.ForeignKey("gdpr_requests.id"), nullable=False, index=True),
     sa.Column("old_status", sa.String(20)),
@@ -56,7 +60,8 @@ request_status_changes = sa.Table(
 
 # --- Console -------------------------------------------------------------------------
 operators = sa.Table(
-    "operators", metadata,
+    "operators",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(100), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
@@ -64,7 +69,8 @@ operators = sa.Table(
 )
 
 reviews = sa.Table(
-    "reviews", metadata,
+    "reviews",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("sender_id", sa.String(255), nullable=False, index=True),
     sa.Column("event_id", sa.Integer),

@@ -1,4 +1,5 @@
 """Shared fixtures: trackers for action tests, the real servers for end-to-end tests."""
+
 from __future__ import annotations
 
 import uuid
@@ -108,9 +109,12 @@ def assistant(servers_dir, action_server, app_database_url, tracker_store_url, w
     if not current_model_path().exists():
         pytest.fail("No trained model for the current data: run `make train` (make test does it).")
     server = RasaServer(
-        servers_dir, action_url=action_server.url, tracker_store_url=tracker_store_url,
+        servers_dir,
+        action_url=action_server.url,
+        tracker_store_url=tracker_store_url,
         env={
-            "DATABASE_URL": app_database_url, "RATE_LIMIT_PER_MINUTE": "100000",
+            "DATABASE_URL": app_database_url,
+            "RATE_LIMIT_PER_MINUTE": "100000",
             "CORS_ORIGINS": f"http://127.0.0.1:{web_port}",
         },
     ).start()
@@ -123,10 +127,16 @@ def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_por
     """The web app (demo page with the widget), wired to the test Rasa server."""
     from devtools.servers import WebApp
 
-    app = WebApp(servers_dir, web_port, env={
-        "RASA_PUBLIC_URL": assistant.url, "DATABASE_URL": app_database_url, "TRACKER_STORE_URL": tracker_store_url,
-        "MDS_VAR_DIR": str(servers_dir),
-    }).start()
+    app = WebApp(
+        servers_dir,
+        web_port,
+        env={
+            "RASA_PUBLIC_URL": assistant.url,
+            "DATABASE_URL": app_database_url,
+            "TRACKER_STORE_URL": tracker_store_url,
+            "MDS_VAR_DIR": str(servers_dir),
+        },
+    ).start()
     yield app
     app.stop()
 

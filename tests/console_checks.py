@@ -1,4 +1,5 @@
 """Console conversation queries checked against a tracker store the real Rasa server filled."""
+
 from __future__ import annotations
 
 import re
@@ -27,12 +28,21 @@ def listed(client, query: str = "") -> Set[str]:
 def _senders_without_user_messages(tracker_url: str) -> Set[str]:
     with sa.create_engine(tracker_url).connect() as connection:
         every = set(connection.execute(sa.text("SELECT DISTINCT sender_id FROM events")).scalars())
-        talking = set(connection.execute(sa.text("SELECT DISTINCT sender_id FROM events WHERE type_name = 'user'")).scalars())
+        talking = set(
+            connection.execute(sa.text("SELECT DISTINCT sender_id FROM events WHERE type_name = 'user'")).scalars()
+        )
     return every - talking
 
 
-def check_queries(tracker_url: str, app_url: str, fallback_sender: str, fact_sender: str, fact_id: str,
-                  form_sender: str, page_size: int = 3) -> None:
+def check_queries(
+    tracker_url: str,
+    app_url: str,
+    fallback_sender: str,
+    fact_sender: str,
+    fact_id: str,
+    form_sender: str,
+    page_size: int = 3,
+) -> None:
     client = logged_in_client(tracker_url, app_url)
     original = conversation_pages.PAGE_SIZE
     conversation_pages.PAGE_SIZE = page_size  # walk several keyset pages

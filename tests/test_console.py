@@ -1,4 +1,5 @@
 """The operator console over HTTP: login, CSRF, escaping, filters, audit trail."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,15 @@ from rasa_addons.tracker_store import MaskingSQLTrackerStore
 from webapp import create_app
 
 PASSWORD = "correct horse battery staple"
-INJECTIONS = ["' OR 1=1 --", "'; DROP TABLE events; --", "%", "_", "\\", "\" OR \"\"=\"", "1) UNION SELECT * FROM operators --"]
+INJECTIONS = [
+    "' OR 1=1 --",
+    "'; DROP TABLE events; --",
+    "%",
+    "_",
+    "\\",
+    "\" OR \"\"=\"",
+    "1) UNION SELECT * FROM operators --",
+]
 DOMAIN = Domain.from_yaml("""
 version: "3.1"
 slots:
@@ -30,19 +39,38 @@ def app(tmp_path, monkeypatch):
     app_url, tracker_url = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'conversations.db'}"
     repo = RequestRepository(app_url)
     create_operator(repo, "agent.dpo", PASSWORD)
-    for slot, value in {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "<b>Dupont</b>", "email": "j@example.fr"}.items():
+    for slot, value in {
+        "data_scope": "hdh_project",
+        "first_name": "Jeanne",
+        "last_name": "<b>Dupont</b>",
+        "email": "j@example.fr",
+    }.items():
         repo.save_answer("c1", "erasure", slot, value)
     repo.submit("c1")
     store = MaskingSQLTrackerStore(domain=DOMAIN, url=tracker_url)
     conversations = {
-        "xss": [UserUttered("<script>alert(1)</script>", {"name": "faq", "confidence": 0.4}),
-                BotUttered("Je ne suis pas sûr", {"custom": {"fallback": "low_confidence"}})],
-        "fact": [UserUttered("qu'est-ce que le SNDS", {"name": "faq", "confidence": 0.97}),
-                 SlotSet("last_fact_id", "snds_presentation"),
-                 BotUttered("Le SNDS…", {"custom": {"fact_id": "snds_presentation", "sources": [{"title": "Ameli", "url": "https://ameli.fr"}]}})],
+        "xss": [
+            UserUttered("<script>alert(1)</script>", {"name": "faq", "confidence": 0.4}),
+            BotUttered("Je ne suis pas sûr", {"custom": {"fallback": "low_confidence"}}),
+        ],
+        "fact": [
+            UserUttered("qu'est-ce que le SNDS", {"name": "faq", "confidence": 0.97}),
+            SlotSet("last_fact_id", "snds_presentation"),
+            BotUttered(
+                "Le SNDS…",
+                {
+                    "custom": {
+                        "fact_id": "snds_presentation",
+                        "sources": [{"title": "Ameli", "url": "https://ameli.fr"}],
+                    }
+                },
+            ),
+        ],
     }
     for sender, events in conversations.items():
-        tracker = DialogueStateTracker.from_events(sender, [ActionExecuted("action_listen")] + events, slots=DOMAIN.slots)
+        tracker = DialogueStateTracker.from_events(
+            sender, [ActionExecuted("action_listen")] + events, slots=DOMAIN.slots
+        )
         asyncio.run(store.save(tracker))
     application = create_app(app_url, tracker_url)
     application.config["TESTING"] = True
@@ -59,8 +87,17 @@ def login(client, password=PASSWORD):
     return client.post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": password, "csrf": token})
 
 
-@pytest.mark.parametrize("path", ["/console/", "/console/demandes", "/console/demandes.csv", "/console/conversations",
-                                  "/console/conversations/xss", "/console/demandes/HDH-2026-000001"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/",
+        "/console/demandes",
+        "/console/demandes.csv",
+        "/console/conversations",
+        "/console/conversations/xss",
+        "/console/demandes/HDH-2026-000001",
+    ],
+)
 def test_nothing_without_login(app, path):
     response = app.test_client().get(path)
     assert response.status_code == 302 and "/console/connexion" in response.headers["Location"]
@@ -77,13 +114,24 @@ def test_login_logout_and_cookie_flags(app):
     assert client.get("/console/demandes").status_code == 302
 
 
-@pytest.mark.parametrize("target", ["/console/demandes\r\nSet-Cookie: x=1", "/console/demandes%0d%0aX: y",
-                                    "//evil.example/console/", "/console/\\evil", "https://evil.example/console/"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console/demandes\r\nSet-Cookie: x=1",
+        "/console/demandes%0d%0aX: y",
+        "//evil.example/console/",
+        "/console/\\evil",
+        "https://evil.example/console/",
+    ],
+)
 def test_login_return_path_never_breaks_headers_or_leaves_the_console(app, target):
     client = app.test_client()
     token = csrf(client, "/console/connexion")
-    response = client.post("/console/connexion", query_string={"suivant": target},
-                           data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD, "csrf": token})
+    response = client.post(
+        "/console/connexion",
+        query_string={"suivant": target},
+        data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD, "csrf": token},
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert "\r" not in location and "\n" not in location and "evil" not in location
@@ -92,13 +140,24 @@ def test_login_return_path_never_breaks_headers_or_leaves_the_console(app, targe
 def test_login_returns_to_the_page_asked_for(app):
     client = app.test_client()
     token = csrf(client, "/console/connexion")
-    response = client.post("/console/connexion?suivant=/console/conversations",
-                           data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD, "csrf": token})
+    response = client.post(
+        "/console/connexion?suivant=/console/conversations",
+        data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD, "csrf": token},
+    )
     assert response.headers["Location"].endswith("/console/conversations")
 
 
-@pytest.mark.parametrize("path", ["/console/demandes", "/console/demandes.csv", "/console/conversations",
-                                  "/console/conversations/xss", "/console/demandes/HDH-2026-000001", "/console/connexion"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/demandes",
+        "/console/demandes.csv",
+        "/console/conversations",
+        "/console/conversations/xss",
+        "/console/demandes/HDH-2026-000001",
+        "/console/connexion",
+    ],
+)
 def test_console_pages_and_exports_are_never_cached(app, path):
     client = app.test_client()
     login(client)
@@ -125,7 +184,9 @@ def test_behind_the_proxy_one_address_throttled_does_not_lock_the_operator_out(t
         client = application.test_client()
         client.environ_base["HTTP_X_FORWARDED_FOR"] = address  # what nginx appends
         token = csrf(client, "/console/connexion")
-        return client.post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": password, "csrf": token})
+        return client.post(
+            "/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": password, "csrf": token}
+        )
 
     assert 429 in [attempt("203.0.113.66", "wrong").status_code for _ in range(5)]
     assert attempt("198.51.100.20", PASSWORD).status_code == 302  # the operator, from elsewhere
@@ -137,7 +198,12 @@ def test_post_without_csrf_is_refused(app):
     response = client.post("/console/demandes/HDH-2026-000001", data={"statut": "en cours"})
     assert response.status_code == 400
     assert "reçue" in client.get("/console/demandes/HDH-2026-000001").get_data(as_text=True)
-    assert app.test_client().post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD}).status_code == 400
+    assert (
+        app.test_client()
+        .post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": PASSWORD})
+        .status_code
+        == 400
+    )
 
 
 def test_status_change_is_recorded_in_the_audit_trail(app):
@@ -147,7 +213,9 @@ def test_status_change_is_recorded_in_the_audit_trail(app):
     refused = client.post("/console/demandes/HDH-2026-000001", data={"statut": "refusée", "motif": "", "csrf": token})
     assert refused.status_code == 400 and "motivé" in refused.get_data(as_text=True)
     client.post("/console/demandes/HDH-2026-000001", data={"statut": "en cours", "csrf": token})
-    client.post("/console/demandes/HDH-2026-000001", data={"statut": "refusée", "motif": "Exception art. 17.3", "csrf": token})
+    client.post(
+        "/console/demandes/HDH-2026-000001", data={"statut": "refusée", "motif": "Exception art. 17.3", "csrf": token}
+    )
     page = client.get("/console/demandes/HDH-2026-000001").get_data(as_text=True)
     assert page.count("agent.dpo") >= 2 and "Exception art. 17.3" in page
     assert "&lt;b&gt;Dupont&lt;/b&gt;" in page and "<b>Dupont</b>" not in page
@@ -166,19 +234,30 @@ def test_a_decision_made_meanwhile_by_a_colleague_is_not_overwritten(app):
     seen = [re.search(r'name="statut_vu" value="([^"]+)"', page).group(1) for page in pages]
     assert seen == ["reçue", "reçue"]
     first.post(path, data={"statut": "en cours", "statut_vu": seen[0], "csrf": csrf(first, path)})
-    late = second.post(path, data={"statut": "refusée", "motif": "Exception art. 17.3", "statut_vu": seen[1],
-                                   "csrf": re.search(r'name="csrf" value="([^"]+)"', pages[1]).group(1)})
+    late = second.post(
+        path,
+        data={
+            "statut": "refusée",
+            "motif": "Exception art. 17.3",
+            "statut_vu": seen[1],
+            "csrf": re.search(r'name="csrf" value="([^"]+)"', pages[1]).group(1),
+        },
+    )
     page = late.get_data(as_text=True)
     assert late.status_code == 400
     assert "agent.dpo a passé cette demande au statut « en cours »" in page and "n&#39;a pas été enregistré" in page
     assert ">Exception art. 17.3</textarea>" in page and '<option value="refusée" selected>' in page  # kept for a retry
     assert 'name="statut_vu" value="en cours"' in page
-    again = second.post(path, data={"statut": "refusée", "motif": "Exception art. 17.3", "statut_vu": "en cours",
-                                    "csrf": csrf(second, path)})
+    again = second.post(
+        path,
+        data={"statut": "refusée", "motif": "Exception art. 17.3", "statut_vu": "en cours", "csrf": csrf(second, path)},
+    )
     assert again.status_code == 302
     history = status_history(app.config["REPOSITORY"], "HDH-2026-000001")
     assert [(h["old_status"], h["new_status"], h["changed_by"]) for h in history][1:] == [
-        ("reçue", "en cours", "agent.dpo"), ("en cours", "refusée", "agent.b")]
+        ("reçue", "en cours", "agent.dpo"),
+        ("en cours", "refusée", "agent.b"),
+    ]
 
 
 def test_citizen_script_shows_as_text_in_the_transcript(app):
@@ -221,10 +300,20 @@ def test_review_a_message_and_export_the_correction(app):
     page = client.get("/console/conversations/xss").get_data(as_text=True)
     event_id = re.search(r'name="evenement" value="(\d+)"', page).group(1)
     token = csrf(client, "/console/conversations/xss")
-    bad = client.post("/console/conversations/xss", data={"csrf": token, "evenement": event_id, "correction": "faq/nope"})
+    bad = client.post(
+        "/console/conversations/xss", data={"csrf": token, "evenement": event_id, "correction": "faq/nope"}
+    )
     assert bad.status_code == 400
-    ok = client.post("/console/conversations/xss", data={
-        "csrf": token, "evenement": event_id, "etiquette": "mal compris", "correction": "out_of_scope", "note": "<i>test</i>"})
+    ok = client.post(
+        "/console/conversations/xss",
+        data={
+            "csrf": token,
+            "evenement": event_id,
+            "etiquette": "mal compris",
+            "correction": "out_of_scope",
+            "note": "<i>test</i>",
+        },
+    )
     assert ok.status_code == 302
     page = client.get("/console/conversations/xss").get_data(as_text=True)
     assert "mal compris" in page and "&lt;i&gt;test&lt;/i&gt;" in page

@@ -1,4 +1,5 @@
 """The production description in docker/ is valid and says what the deployment needs."""
+
 from __future__ import annotations
 
 import re
@@ -17,10 +18,14 @@ DOCKER = PROJECT_ROOT / "docker"
 def compose_config():
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.fail("docker-compose is needed to check docker/ (apt-get install docker-compose; `make test` does it as root)")
+        pytest.fail(
+            "docker-compose is needed to check docker/ (apt-get install docker-compose; `make test` does it as root)"
+        )
     result = subprocess.run(
         [binary, "-f", str(DOCKER / "docker-compose.yml"), "--env-file", str(DOCKER / ".env.example"), "config"],
-        capture_output=True, text=True, cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
@@ -28,7 +33,18 @@ def compose_config():
 
 def test_compose_file_has_the_whole_deployment(compose_config):
     services = compose_config["services"]
-    assert {"postgres", "redis", "rabbitmq", "rasa1", "rasa2", "actions1", "actions2", "webapp", "nginx", "migrate"} <= set(services)
+    assert {
+        "postgres",
+        "redis",
+        "rabbitmq",
+        "rasa1",
+        "rasa2",
+        "actions1",
+        "actions2",
+        "webapp",
+        "nginx",
+        "migrate",
+    } <= set(services)
     for name in ("rasa1", "rasa2", "actions1", "actions2", "webapp"):
         env = services[name]["environment"]
         assert env["TRACKER_STORE_URL"].startswith("postgresql://") and env["DATABASE_URL"].startswith("postgresql://")
@@ -65,5 +81,7 @@ def test_nginx_sticks_socketio_and_upgrades_websockets():
 def test_env_example_holds_every_secret_the_compose_file_uses():
     compose = (DOCKER / "docker-compose.yml").read_text()
     used = set(re.findall(r"\$\{(\w+)(?::-[^}]*)?\}", compose))
-    documented = {line.split("=", 1)[0].lstrip("# ") for line in (DOCKER / ".env.example").read_text().splitlines() if "=" in line}
+    documented = {
+        line.split("=", 1)[0].lstrip("# ") for line in (DOCKER / ".env.example").read_text().splitlines() if "=" in line
+    }
     assert used <= documented, used - documented

@@ -1,4 +1,5 @@
 """The fact catalogue is complete, sourced, and a broken one is rejected."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The printable letter: right content, only for whoever holds the link, text escaped."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,12 @@ def stored(tmp_path):
     url = f"sqlite:///{tmp_path / 'app.db'}"
     repo = RequestRepository(url)
     answers = {
-        "data_scope": "health_insurance", "first_name": "Jeanne", "last_name": "Dupont",
-        "email": "jeanne@example.fr", "wrong_data": "<script>alert(1)</script>", "correct_data": "mars 2024",
+        "data_scope": "health_insurance",
+        "first_name": "Jeanne",
+        "last_name": "Dupont",
+        "email": "jeanne@example.fr",
+        "wrong_data": "<script>alert(1)</script>",
+        "correct_data": "mars 2024",
     }
     for slot, value in answers.items():
         repo.save_answer("c1", "rectification", slot, value)
@@ -38,6 +43,10 @@ def test_letter_page_needs_the_key_and_escapes_text(stored):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
-    for bad in (f"/lettre/{request.reference}?cle=wrong", f"/lettre/{request.reference}", "/lettre/HDH-2026-999999?cle=x"):
+    for bad in (
+        f"/lettre/{request.reference}?cle=wrong",
+        f"/lettre/{request.reference}",
+        "/lettre/HDH-2026-999999?cle=x",
+    ):
         response = client.get(bad)
         assert response.status_code == 404 and "Jeanne" not in response.get_data(as_text=True)

@@ -1,4 +1,5 @@
 """The Redis lock store that several Rasa servers share (local Redis, as in production)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,7 +47,8 @@ def test_two_servers_serve_a_burst_on_one_conversation_one_message_at_a_time(pre
 
         async def burst():
             await asyncio.wait_for(
-                asyncio.gather(*(message(store, f"{index}-{i}") for i in range(per_server))), timeout=60)
+                asyncio.gather(*(message(store, f"{index}-{i}") for i in range(per_server))), timeout=60
+            )
 
         try:
             asyncio.run(burst())

@@ -1,4 +1,5 @@
 """The message guard cleans, caps and neutralises what citizens send."""
+
 import pytest
 
 from rasa_addons.message_guard import (
@@ -26,7 +27,17 @@ def test_clean_message(raw, expected):
     assert clean_message(raw) == expected
 
 
-@pytest.mark.parametrize("raw, reason", [(None, "not_text"), (42, "not_text"), (["x"], "not_text"), ("   ", "empty_message"), ("\x00\x01", "empty_message"), ("x" * 1001, "message_too_long")])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (None, "not_text"),
+        (42, "not_text"),
+        (["x"], "not_text"),
+        ("   ", "empty_message"),
+        ("\x00\x01", "empty_message"),
+        ("x" * 1001, "message_too_long"),
+    ],
+)
 def test_rejected_texts_get_a_french_reply(raw, reason):
     verdict = check_text(raw)
     assert verdict.text is None and verdict.reason == reason and verdict.reply
@@ -40,7 +51,14 @@ def test_length_cap_is_configurable(monkeypatch):
 
 @pytest.mark.parametrize(
     "payload",
-    ['/ask_fact{"fact_id":"consent"}', "/affirm", "/cancel", "/request_erasure", '/correct_field{"request_field":"email"}', "/retry_submit"],
+    [
+        '/ask_fact{"fact_id":"consent"}',
+        "/affirm",
+        "/cancel",
+        "/request_erasure",
+        '/correct_field{"request_field":"email"}',
+        "/retry_submit",
+    ],
 )
 def test_button_payloads_are_kept(payload):
     assert neutralise_payload(payload) == payload
@@ -64,7 +82,19 @@ def test_forged_payloads_become_plain_text(forged):
     assert not neutral.startswith("/")
 
 
-@pytest.mark.parametrize("sender, ok", [("abc-123", True), ("a" * 128, True), ("a" * 129, False), ("", False), (None, False), (12, False), ("a b", False), ("<script>", False)])
+@pytest.mark.parametrize(
+    "sender, ok",
+    [
+        ("abc-123", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("", False),
+        (None, False),
+        (12, False),
+        ("a b", False),
+        ("<script>", False),
+    ],
+)
 def test_sender_ids(sender, ok):
     assert valid_sender(sender) is ok
 
@@ -78,11 +108,17 @@ def test_rate_limiter_window():
     assert limiter.allow("ip", now=61)[0]
 
 
-@pytest.mark.parametrize("address, client", [
-    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"), ("[2001:db8:1:2::ffff]", "2001:db8:1:2::/64"),
-    ("2001:db8:1:3::1", "2001:db8:1:3::/64"), ("203.0.113.7", "203.0.113.7"), ("::ffff:203.0.113.7", "203.0.113.7"),
-    ("unknown", "unknown"),
-])
+@pytest.mark.parametrize(
+    "address, client",
+    [
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("[2001:db8:1:2::ffff]", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("unknown", "unknown"),
+    ],
+)
 def test_rate_limit_counts_an_ipv6_client_by_its_64(address, client):
     assert rate_limit_client(address) == client
 
@@ -96,7 +132,11 @@ def test_an_ipv6_client_cannot_escape_the_limit_by_changing_address():
 
 def test_an_ipv6_client_is_limited_by_its_64_across_servers(redis_prefix):
     one, two = shared_limiter(redis_prefix, 2), shared_limiter(redis_prefix, 2)
-    assert [one.allow("2001:db8::1")[0], two.allow("2001:db8::2")[0], one.allow("2001:db8::3")[0]] == [True, True, False]
+    assert [one.allow("2001:db8::1")[0], two.allow("2001:db8::2")[0], one.allow("2001:db8::3")[0]] == [
+        True,
+        True,
+        False,
+    ]
 
 
 from devtools.databases import REDIS_URL  # noqa: E402
@@ -162,16 +202,19 @@ def test_redis_url_selects_the_shared_limiter(monkeypatch):
     assert isinstance(rate_limiter_from_environment(), RedisRateLimiter)
 
 
-@pytest.mark.parametrize("peer, forwarded_for, trusted, expected", [
-    ("10.0.0.5", None, 0, "10.0.0.5"),
-    ("10.0.0.5", "198.51.100.7", 0, "10.0.0.5"),  # header ignored unless a proxy is trusted
-    ("10.0.0.5", "198.51.100.7", 1, "198.51.100.7"),
-    ("10.0.0.5", "203.0.113.1, 198.51.100.7", 1, "198.51.100.7"),  # what the client wrote is not trusted
-    ("10.0.0.5", "198.51.100.7, 10.0.0.9", 2, "198.51.100.7"),
-    ("10.0.0.5", "198.51.100.7", 2, "10.0.0.5"),  # fewer hops than proxies: the header is not whole
-    ("10.0.0.5", " , ", 1, "10.0.0.5"),
-    (None, None, 0, "unknown"),
-])
+@pytest.mark.parametrize(
+    "peer, forwarded_for, trusted, expected",
+    [
+        ("10.0.0.5", None, 0, "10.0.0.5"),
+        ("10.0.0.5", "198.51.100.7", 0, "10.0.0.5"),  # header ignored unless a proxy is trusted
+        ("10.0.0.5", "198.51.100.7", 1, "198.51.100.7"),
+        ("10.0.0.5", "203.0.113.1, 198.51.100.7", 1, "198.51.100.7"),  # what the client wrote is not trusted
+        ("10.0.0.5", "198.51.100.7, 10.0.0.9", 2, "198.51.100.7"),
+        ("10.0.0.5", "198.51.100.7", 2, "10.0.0.5"),  # fewer hops than proxies: the header is not whole
+        ("10.0.0.5", " , ", 1, "10.0.0.5"),
+        (None, None, 0, "unknown"),
+    ],
+)
 def test_client_address(peer, forwarded_for, trusted, expected):
     from settings import client_address
 

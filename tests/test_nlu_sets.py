@@ -1,4 +1,5 @@
 """The development and held-out sets stay independent of the training data and of each other."""
+
 from __future__ import annotations
 
 import itertools

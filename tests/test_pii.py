@@ -1,4 +1,5 @@
 """Personal data is masked before it is stored."""
+
 import pytest
 
 from privacy.masking import EMAIL_MASK, NIR_MASK, PHONE_MASK, VALUE_MASK, contains_nir, mask_text, mask_value
@@ -24,7 +25,12 @@ def test_patterns_are_masked(text, mask):
 
 @pytest.mark.parametrize(
     "text",
-    ["ma demande HDH-2026-000123", "la loi n° 2019-774 du 24 juillet 2019", "19 ans plus l'année en cours", "1,2 milliard"],
+    [
+        "ma demande HDH-2026-000123",
+        "la loi n° 2019-774 du 24 juillet 2019",
+        "19 ans plus l'année en cours",
+        "1,2 milliard",
+    ],
 )
 def test_ordinary_numbers_are_kept(text):
     assert mask_text(text) == text

@@ -1,4 +1,5 @@
 """The profiled hot spots are faster but decide exactly as Rasa does."""
+
 from __future__ import annotations
 
 import jsonschema
@@ -18,10 +19,14 @@ ANSWER = {
 }
 RESPONSES = [
     {"events": [], "responses": []},
-    {"events": [{"event": "slot", "name": "last_fact_id", "value": "snds_definition", "timestamp": None}],
-     "responses": [ANSWER]},
-    {"events": [{"event": "active_loop", "name": "erasure_request_form"}, {"event": "followup", "name": "x"}],
-     "responses": [ANSWER, ANSWER]},
+    {
+        "events": [{"event": "slot", "name": "last_fact_id", "value": "snds_definition", "timestamp": None}],
+        "responses": [ANSWER],
+    },
+    {
+        "events": [{"event": "active_loop", "name": "erasure_request_form"}, {"event": "followup", "name": "x"}],
+        "responses": [ANSWER, ANSWER],
+    },
     # invalid ones: Rasa must keep rejecting them
     {"events": "slot", "responses": []},
     {"events": [{"event": "slot", "name": 3}], "responses": []},
@@ -68,8 +73,12 @@ def test_event_types_resolve_like_rasa():
 
 
 def test_events_still_round_trip():
-    events = [UserUttered("bonjour", {"name": "greet", "confidence": 0.9}), ActionExecuted("utter_greet"),
-              BotUttered("Bonjour !"), SlotSet("last_fact_id", "snds_definition")]
+    events = [
+        UserUttered("bonjour", {"name": "greet", "confidence": 0.9}),
+        ActionExecuted("utter_greet"),
+        BotUttered("Bonjour !"),
+        SlotSet("last_fact_id", "snds_definition"),
+    ]
     assert [Event.from_parameters(e.as_dict()) for e in events] == events
 
 
@@ -88,7 +97,9 @@ def test_spacy_without_entity_recognition_gives_the_same_features():
     full = spacy.load("fr_core_news_md", disable=["parser"])  # what Rasa itself loads
     for example in load_examples(HELDOUT):
         a, b = lean(example.text), full(example.text)
-        assert [(t.text, t.lemma_, t.pos_, t.tag_, t.idx) for t in a] == [(t.text, t.lemma_, t.pos_, t.tag_, t.idx) for t in b]
+        assert [(t.text, t.lemma_, t.pos_, t.tag_, t.idx) for t in a] == [
+            (t.text, t.lemma_, t.pos_, t.tag_, t.idx) for t in b
+        ]
         assert np.array_equal(a.vector, b.vector)
 
 

@@ -1,6 +1,7 @@
 """Every kind of request in the registry (gdpr.kinds) works end to end from that one entry:
 Rasa data, questions, validation, summary, storage, letter, console CSV, masking, button
 payloads. A new right added to the registry is walked through all of this unchanged."""
+
 from __future__ import annotations
 
 import asyncio
@@ -84,8 +85,12 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
         questions, _ = run(ask, tracker)
         assert FIELDS[field].question in questions[0]["text"]
         assert questions[0]["custom"]["form"] == {"name": kind.form, "step": step, "steps": len(kind.fields) + 1}
-        tracker = make_tracker("inform", typed_answer(field, kind.name), active_loop={"name": kind.form},
-                               slots={"requested_slot": field, "invalid_answers": 0.0})
+        tracker = make_tracker(
+            "inform",
+            typed_answer(field, kind.name),
+            active_loop={"name": kind.form},
+            slots={"requested_slot": field, "invalid_answers": 0.0},
+        )
         if sender is not None:
             tracker.sender_id = sender
         sender = tracker.sender_id
@@ -126,13 +131,21 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
 
     # The conversation log keeps none of the personal answers in clear.
     slots_yaml = "".join(f"  {f}: {{type: text, mappings: [{{type: custom}}]}}\n" for f in kind.fields)
-    domain = Domain.from_yaml(f'version: "3.1"\nslots:\n  requested_slot: {{type: any, mappings: [{{type: custom}}]}}\n{slots_yaml}')
+    domain = Domain.from_yaml(
+        f'version: "3.1"\nslots:\n  requested_slot: {{type: any, mappings: [{{type: custom}}]}}\n{slots_yaml}'
+    )
     events = [ActionExecuted("action_listen")]
     for field, value in stored_values.items():
-        events += [SlotSet("requested_slot", field), UserUttered(typed_answer(field, kind.name), {"name": "inform"}),
-                   SlotSet(field, value)]
-    asyncio.run(MaskingSQLTrackerStore(domain=domain, url=tracker_url).save(
-        DialogueStateTracker.from_events(sender, events, slots=domain.slots)))
+        events += [
+            SlotSet("requested_slot", field),
+            UserUttered(typed_answer(field, kind.name), {"name": "inform"}),
+            SlotSet(field, value),
+        ]
+    asyncio.run(
+        MaskingSQLTrackerStore(domain=domain, url=tracker_url).save(
+            DialogueStateTracker.from_events(sender, events, slots=domain.slots)
+        )
+    )
     with sa.create_engine(tracker_url).connect() as connection:
         stored_log = " ".join(connection.execute(sa.text("SELECT data FROM events")).scalars())
     for field in kind.fields:

@@ -1,4 +1,5 @@
 """Requests are stored durably, once, with a unique reference — on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,7 +35,14 @@ def fill_draft(repo, sender, kind="erasure", **extra):
 def test_migrations_apply_on_an_empty_database(database_url):
     migrate(database_url)
     inspector = sa.inspect(engine_for(database_url))
-    assert {"gdpr_requests", "request_drafts", "request_status_changes", "operators", "reviews", "alembic_version"} <= set(inspector.get_table_names())
+    assert {
+        "gdpr_requests",
+        "request_drafts",
+        "request_status_changes",
+        "operators",
+        "reviews",
+        "alembic_version",
+    } <= set(inspector.get_table_names())
     with engine_for(database_url).connect() as connection:
         assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     migrate(database_url)  # idempotent
@@ -52,7 +60,9 @@ def test_submit_stores_the_request_with_reference_status_deadline_and_controller
     assert (request.wrong_data, request.correct_data) == ("mauvaise date", "12/03/2024")
     assert repo.get_draft("citizen") is None, "the draft is deleted with the submission"
     with engine_for(database_url).connect() as connection:
-        audit = connection.execute(sa.text("SELECT old_status, new_status, changed_by FROM request_status_changes")).all()
+        audit = connection.execute(
+            sa.text("SELECT old_status, new_status, changed_by FROM request_status_changes")
+        ).all()
     assert [tuple(r) for r in audit] == [(None, "reçue", "assistant")]
 
 
@@ -80,10 +90,13 @@ def test_incomplete_or_missing_draft_is_not_submitted(database_url):
     assert repo.count() == 0
 
 
-@pytest.mark.parametrize("kind, own_answers", [
-    ("rectification", {"wrong_data": "mauvaise date", "correct_data": "12/03/2024"}),
-    ("objection", {"objection_reason": "ma situation"}),
-])
+@pytest.mark.parametrize(
+    "kind, own_answers",
+    [
+        ("rectification", {"wrong_data": "mauvaise date", "correct_data": "12/03/2024"}),
+        ("objection", {"objection_reason": "ma situation"}),
+    ],
+)
 def test_a_draft_missing_an_answer_its_kind_needs_is_not_submitted(database_url, kind, own_answers):
     repo = RequestRepository(database_url)
     for missing in own_answers:
@@ -153,7 +166,9 @@ def test_two_operators_deciding_at_once_one_wins_and_the_others_are_told(databas
     told = [o for o in outcomes if not o.startswith("agent")]
     assert all(f"{winners[0]} a passé cette demande au statut « {winning_status} »" in o for o in told), told
     with engine_for(database_url).connect() as connection:
-        history = connection.execute(sa.text("SELECT old_status, new_status FROM request_status_changes ORDER BY id")).all()
+        history = connection.execute(
+            sa.text("SELECT old_status, new_status FROM request_status_changes ORDER BY id")
+        ).all()
     assert [tuple(r) for r in history] == [(None, "reçue"), ("reçue", winning_status)]
     assert repo.find_by_reference(reference).status == winning_status
 

@@ -1,4 +1,5 @@
 """The retention purge removes old conversations and never a request."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,12 @@ def test_purge_keeps_recent_conversations_and_all_requests(tmp_path):
         events = [ActionExecuted("action_listen", timestamp=stamp), UserUttered("bonjour", timestamp=stamp + 1)]
         asyncio.run(store.save(DialogueStateTracker.from_events(sender, events)))
     repo = RequestRepository(app_url)
-    for slot, value in {"data_scope": "hdh_project", "first_name": "A", "last_name": "B", "email": "a@example.fr"}.items():
+    for slot, value in {
+        "data_scope": "hdh_project",
+        "first_name": "A",
+        "last_name": "B",
+        "email": "a@example.fr",
+    }.items():
         repo.save_answer("old", "access", slot, value)
     repo.submit("old")
     repo.save_answer("abandoned", "erasure", "first_name", "Zoé")
@@ -35,4 +41,6 @@ def test_purge_keeps_recent_conversations_and_all_requests(tmp_path):
         senders = {r[0] for r in connection.execute(sa.text("SELECT DISTINCT sender_id FROM events"))}
     assert senders == {"recent"}
     assert repo.count() == 1
-    assert purge(now=now + 30 * 86400, retention_days=90, tracker_store_url=tracker_url, database_url=app_url).drafts == 1
+    assert (
+        purge(now=now + 30 * 86400, retention_days=90, tracker_store_url=tracker_url, database_url=app_url).drafts == 1
+    )

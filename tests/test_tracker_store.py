@@ -1,4 +1,5 @@
 """The conversation log (Rasa's SQL tracker store) never holds personal data in clear."""
+
 from __future__ import annotations
 
 import asyncio
@@ -113,11 +114,16 @@ def tracker_store_url(request, tmp_path):
 
 
 def _session(sender, start, texts):
-    events = [ActionExecuted("action_session_start", timestamp=start), SessionStarted(timestamp=start + 0.5),
-              ActionExecuted("action_listen", timestamp=start + 1)]
+    events = [
+        ActionExecuted("action_session_start", timestamp=start),
+        SessionStarted(timestamp=start + 0.5),
+        ActionExecuted("action_listen", timestamp=start + 1),
+    ]
     for i, text in enumerate(texts):
-        events += [UserUttered(text, {"name": "faq", "confidence": 0.9}, timestamp=start + 2 + i),
-                   BotUttered(f"réponse {i}", timestamp=start + 2.5 + i)]
+        events += [
+            UserUttered(text, {"name": "faq", "confidence": 0.9}, timestamp=start + 2 + i),
+            BotUttered(f"réponse {i}", timestamp=start + 2.5 + i),
+        ]
     return events
 
 
@@ -126,9 +132,20 @@ def test_reads_back_what_rasas_own_store_reads(tracker_store_url, speedups, monk
     """The faster queries select exactly the events Rasa's ORM query selects (and RASA_SPEEDUPS=0 uses Rasa's)."""
     monkeypatch.setenv("RASA_SPEEDUPS", speedups)
     ours = MaskingSQLTrackerStore(domain=DOMAIN, url=tracker_store_url)
-    rasas = SQLTrackerStore(domain=DOMAIN, **{k: v for k, v in {
-        "dialect": ours.engine.url.drivername, "host": ours.engine.url.host, "port": ours.engine.url.port,
-        "db": ours.engine.url.database, "username": ours.engine.url.username}.items() if v is not None})
+    rasas = SQLTrackerStore(
+        domain=DOMAIN,
+        **{
+            k: v
+            for k, v in {
+                "dialect": ours.engine.url.drivername,
+                "host": ours.engine.url.host,
+                "port": ours.engine.url.port,
+                "db": ours.engine.url.database,
+                "username": ours.engine.url.username,
+            }.items()
+            if v is not None
+        },
+    )
     first = _session("a", 1000.0, ["bonjour", "c'est quoi le SNDS"])
     second = _session("a", 5000.0, ["merci"])
     asyncio.run(ours.save(DialogueStateTracker.from_events("a", first)))
@@ -141,12 +158,17 @@ def test_reads_back_what_rasas_own_store_reads(tracker_store_url, speedups, monk
     for event in second[-2:]:
         tracker.update(event)
     asyncio.run(ours.save(tracker))
-    asyncio.run(ours.save(DialogueStateTracker.from_events("no-session", [ActionExecuted("action_listen", timestamp=1.0)])))
+    asyncio.run(
+        ours.save(DialogueStateTracker.from_events("no-session", [ActionExecuted("action_listen", timestamp=1.0)]))
+    )
 
     for sender in ("a", "no-session"):
         latest, expected = asyncio.run(ours.retrieve(sender)), asyncio.run(rasas.retrieve(sender))
         assert list(latest.events) == list(expected.events)
-        full, expected_full = asyncio.run(ours.retrieve_full_tracker(sender)), asyncio.run(rasas.retrieve_full_tracker(sender))
+        full, expected_full = (
+            asyncio.run(ours.retrieve_full_tracker(sender)),
+            asyncio.run(rasas.retrieve_full_tracker(sender)),
+        )
         assert list(full.events) == list(expected_full.events)
     # the latest session starts at its SessionStarted event (action_session_start is just before)
     assert len(asyncio.run(ours.retrieve("a")).events) == len(second) - 1
@@ -186,11 +208,15 @@ def test_an_answer_a_form_refused_is_masked_a_question_in_the_form_is_not():
     from rasa_addons.tracker_store import _answers_to_personal_questions, mask_event_dict
 
     events = [
-        SlotSet("requested_slot", "first_name"), ActionExecuted("action_listen"),
+        SlotSet("requested_slot", "first_name"),
+        ActionExecuted("action_listen"),
         UserUttered("Marie-Claire (épouse Dupontel)", {"name": "inform", "confidence": 0.9}),
-        SlotSet("first_name", None), SlotSet("requested_slot", "first_name"), ActionExecuted("action_listen"),
+        SlotSet("first_name", None),
+        SlotSet("requested_slot", "first_name"),
+        ActionExecuted("action_listen"),
         UserUttered("combien de temps sont conservées les données ?", {"name": "faq", "confidence": 0.95}),
-        ActionExecuted("action_answer_fact"), SlotSet("requested_slot", "first_name"),
+        ActionExecuted("action_answer_fact"),
+        SlotSet("requested_slot", "first_name"),
     ]
     answers = _answers_to_personal_questions(events)
     assert answers == {"Marie-Claire (épouse Dupontel)"}

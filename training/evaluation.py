@@ -6,6 +6,7 @@ serves the held-out test, threshold tuning (``make tune``) and benchmarks. A que
 confidence at least the intent threshold, and the ResponseSelector's confidence is at
 least the fact threshold: exactly the decisions the running assistant makes.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ class Example:
     @property
     def fact_id(self) -> Optional[str]:
         prefix = f"{RETRIEVAL_INTENT}/"
-        return self.intent[len(prefix):] if self.intent.startswith(prefix) else None
+        return self.intent[len(prefix) :] if self.intent.startswith(prefix) else None
 
 
 def normalised(text: str) -> str:

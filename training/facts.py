@@ -3,6 +3,7 @@
 One YAML file per fact under ``facts/catalogue/``: id, title, answer, sources,
 verification date, related facts and the example questions that train the NLU.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,14 +23,37 @@ DEFAULT_CATALOGUE_DIR = PROJECT_ROOT / "facts" / "catalogue"
 
 # Contract (SPEC §3.1): these ids must exist; new ids may be added, none renamed.
 REQUIRED_FACT_IDS = (
-    "hdh_presentation", "hdh_creation", "hdh_missions", "hdh_governance",
-    "snds_presentation", "snds_content", "data_volume", "data_pseudonymisation",
-    "data_retention", "data_controller", "hosting_microsoft", "hosting_procurement",
-    "cloud_act", "hosting_legal_challenges", "hosting_migration", "data_security",
-    "data_access_who", "data_access_procedure", "data_forbidden_uses",
-    "projects_transparency", "consent", "rights_overview", "right_access",
-    "right_rectification", "right_erasure", "right_objection", "rights_where",
-    "response_deadline", "cnil_complaint", "dpo_contact", "chat_privacy",
+    "hdh_presentation",
+    "hdh_creation",
+    "hdh_missions",
+    "hdh_governance",
+    "snds_presentation",
+    "snds_content",
+    "data_volume",
+    "data_pseudonymisation",
+    "data_retention",
+    "data_controller",
+    "hosting_microsoft",
+    "hosting_procurement",
+    "cloud_act",
+    "hosting_legal_challenges",
+    "hosting_migration",
+    "data_security",
+    "data_access_who",
+    "data_access_procedure",
+    "data_forbidden_uses",
+    "projects_transparency",
+    "consent",
+    "rights_overview",
+    "right_access",
+    "right_rectification",
+    "right_erasure",
+    "right_objection",
+    "rights_where",
+    "response_deadline",
+    "cnil_complaint",
+    "dpo_contact",
+    "chat_privacy",
 )
 
 MIN_EXAMPLES_PER_FACT = 12
@@ -207,9 +231,7 @@ def load_catalogue(
             elif target == fact.id:
                 problems.append(f"{fact.id}: a fact cannot be related to itself")
         if len(set(fact.examples)) < min_examples:
-            problems.append(
-                f"{fact.id}: {len(set(fact.examples))} distinct examples, at least {min_examples} needed"
-            )
+            problems.append(f"{fact.id}: {len(set(fact.examples))} distinct examples, at least {min_examples} needed")
         for example in fact.examples:
             key = example.casefold()
             other = seen_examples.setdefault(key, fact.id)

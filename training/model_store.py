@@ -6,6 +6,7 @@ same data and configuration does not retrain. The fingerprint covers the configu
 the domain, all training data (including the data generated from the facts) and the
 locked dependencies, so a change to any of them trains a new model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,19 @@ PREFIX = "mds-"
 
 
 # Locked packages whose version can change what a trained model is or how it loads.
-TRAINING_PACKAGES = ("rasa", "rasa-sdk", "spacy", "thinc", "fr-core-news-md", "fr_core_news_md",
-                     "tensorflow", "tensorflow-text", "numpy", "scikit-learn", "scipy")
+TRAINING_PACKAGES = (
+    "rasa",
+    "rasa-sdk",
+    "spacy",
+    "thinc",
+    "fr-core-news-md",
+    "fr_core_news_md",
+    "tensorflow",
+    "tensorflow-text",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+)
 
 
 # How training runs, beyond its files: part of the fingerprint, so that a change retrains.
@@ -85,9 +97,21 @@ def ensure_model(log_file: Path) -> Path:
         print(f"Training {target.name} (log: {log_file.relative_to(PROJECT_ROOT)}) ...", flush=True)
         started = time.monotonic()
         command = [
-            sys.executable, "-m", "rasa", "train", "--quiet",
-            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-            "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")],
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "--quiet",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "--out",
+            str(MODELS_DIR),
+            "--fixed-model-name",
+            target.name[: -len(".tar.gz")],
         ]
         # Deterministic TensorFlow kernels: with Rasa's random_seed, two trainings on the same
         # kind of machine give the same model (docs/benchmarks.md, « Stabilité de l'entraînement »).

@@ -5,6 +5,7 @@ with its example questions, and the matching ``utter_faq/<id>`` responses the
 ResponseSelector needs (their text is the fact's title: the action server sends the
 answer itself, so editing an answer needs no retraining). Adding a fact is therefore one new file in the catalogue.
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,9 +46,7 @@ def render_training_data(catalogue: Catalogue) -> str:
         }
         for fact in catalogue
     ]
-    responses = {
-        f"utter_{RETRIEVAL_INTENT}/{fact.id}": [{"text": fact.title}] for fact in catalogue
-    }
+    responses = {f"utter_{RETRIEVAL_INTENT}/{fact.id}": [{"text": fact.title}] for fact in catalogue}
     document = {"version": "3.1", "nlu": nlu, "responses": responses}
     return HEADER + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
 

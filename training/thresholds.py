@@ -7,6 +7,7 @@ that give a fact to at most 2 % of out-of-scope questions and keep confidently-w
 answers at or under 2 %, at that fact threshold and one step below it (a margin); the
 held-out test set is never used here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,7 @@ def choose(results):
     by_pair = {(it, ft): r for it, ft, r in results}
     step = GRID[1] - GRID[0]
     acceptable = [
-        r for r in results
-        if _within_limits(r[2]) and _within_limits(by_pair.get((r[0], round(r[1] - step, 2)), r[2]))
+        r for r in results if _within_limits(r[2]) and _within_limits(by_pair.get((r[0], round(r[1] - step, 2)), r[2]))
     ]
     pool = acceptable or results
     score = lambda r: (r[2].fact_accuracy, -r[2].confidently_wrong_rate, -r[2].oos_fact_rate, r[2].other_accuracy)  # noqa: E731
@@ -91,7 +91,8 @@ def main() -> int:
         f"Rule: highest fact accuracy with at most {MAX_OOS_FACT_RATE:.0%} of out-of-scope questions given a fact "
         f"and at most {MAX_CONFIDENTLY_WRONG:.0%} confidently wrong answers, at the chosen fact threshold and one "
         f"grid step ({GRID[1] - GRID[0]:.2f}) below it"
-        + ("" if constrained else " (no pair met the constraints: best accuracy shown)") + ".",
+        + ("" if constrained else " (no pair met the constraints: best accuracy shown)")
+        + ".",
         "",
         f"**Chosen: intent threshold {best_it:.2f} (FallbackClassifier in `config.yml`), "
         f"fact threshold {best_ft:.2f} (`FACT_CONFIDENCE_THRESHOLD`).** {best.summary()}",

@@ -1,5 +1,6 @@
 """The web app (port 8080): the citizens' pages (webapp.citizen_pages: the page hosting the widget,
 the printable letters) and the operators' console (console/), with the headers every page gets."""
+
 from __future__ import annotations
 
 import secrets
@@ -10,6 +11,8 @@ import settings
 from gdpr.requests import RequestRepository
 
 MAX_REQUEST_BYTES = 64 * 1024
+
+
 def _secret_key() -> str:
     """CONSOLE_SECRET_KEY, or a random key kept under var/ for the embedded setup."""
     key = settings.console_secret_key()
@@ -53,10 +56,13 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-        ))
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            (
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+            ),
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
@@ -64,17 +70,22 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
 
     @app.errorhandler(404)
     def not_found(_error):
-        return render_template("error.html", title="Page introuvable",
-                               message="Cette page n'existe pas, ou le lien est incomplet."), 404
+        return render_template(
+            "error.html", title="Page introuvable", message="Cette page n'existe pas, ou le lien est incomplet."
+        ), 404
 
     @app.errorhandler(400)
     def bad_request(error):
-        return render_template("error.html", title="Requête refusée",
-                               message=getattr(error, "description", "") or "Requête invalide."), 400
+        return render_template(
+            "error.html", title="Requête refusée", message=getattr(error, "description", "") or "Requête invalide."
+        ), 400
 
     @app.errorhandler(503)
     def unavailable(_error):
-        return render_template("error.html", title="Service indisponible",
-                               message="Le service est momentanément indisponible. Réessayez dans quelques minutes."), 503
+        return render_template(
+            "error.html",
+            title="Service indisponible",
+            message="Le service est momentanément indisponible. Réessayez dans quelques minutes.",
+        ), 503
 
     return app

@@ -1,4 +1,5 @@
 """Serve the web app: python -m webapp [--port 8080]."""
+
 import argparse
 
 from waitress import serve

@@ -1,4 +1,5 @@
 """Copy the browser assets installed by npm (widget/node_modules) where the web app serves them."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """Citizens' pages: the page hosting the chat widget, the widget's files, and the printable
 letter of a stored request (reachable only with its secret key)."""
+
 from __future__ import annotations
 
 import secrets
@@ -28,10 +29,15 @@ def _origins(url: str) -> str:
 @blueprint.get("/")
 def home():
     rasa_url = settings.rasa_public_url()
-    response = make_response(render_template(
-        "index.html", title=TITLE, rasa_url=rasa_url, web_url=settings.public_web_url(),
-        retention_days=settings.conversation_retention_days(),
-    ))
+    response = make_response(
+        render_template(
+            "index.html",
+            title=TITLE,
+            rasa_url=rasa_url,
+            web_url=settings.public_web_url(),
+            retention_days=settings.conversation_retention_days(),
+        )
+    )
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; connect-src 'self' {_origins(rasa_url)}; img-src 'self' data:; "
         "style-src 'self'; script-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -39,15 +45,18 @@ def home():
     )
     return response
 
+
 @blueprint.get("/widget/<path:filename>")
 def widget_asset(filename: str):
     if filename == "socket.io.min.js":
         return send_from_directory(VENDOR_DIR, filename, max_age=3600)
     return send_from_directory(WIDGET_DIR, filename, max_age=300)
 
+
 @blueprint.get("/sante")
 def health():
     return {"status": "ok"}
+
 
 @blueprint.get("/lettre/<reference>")
 def letter(reference: str):

@@ -1,4 +1,5 @@
 """action_answer_fact answers from the catalogue, and only when confident."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,9 @@ def run(action, tracker):
 
 
 def test_confident_question_gets_the_fact_with_sources(catalogue):
-    tracker = make_tracker("faq", "combien de temps sont gardées mes données", response_selector=selector_for("data_retention", 0.93))
+    tracker = make_tracker(
+        "faq", "combien de temps sont gardées mes données", response_selector=selector_for("data_retention", 0.93)
+    )
     messages, events = run(ActionAnswerFact(threshold=0.5), tracker)
     assert len(messages) == 1
     message = messages[0]
@@ -44,7 +47,9 @@ def test_low_confidence_gives_no_fact():
 
 
 def test_button_payload_names_the_fact(catalogue):
-    tracker = make_tracker("ask_fact", '/ask_fact{"fact_id":"consent"}', entities=[{"entity": "fact_id", "value": "consent"}])
+    tracker = make_tracker(
+        "ask_fact", '/ask_fact{"fact_id":"consent"}', entities=[{"entity": "fact_id", "value": "consent"}]
+    )
     messages, _ = run(ActionAnswerFact(threshold=0.5), tracker)
     assert messages[0]["custom"]["fact_id"] == "consent"
 

@@ -1,4 +1,5 @@
 """Every custom action the domain names is served by the action server, and no other."""
+
 import yaml
 from rasa_sdk.executor import ActionExecutor
 

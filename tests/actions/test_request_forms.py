@@ -1,4 +1,5 @@
 """Request form actions from tracker fixtures: validators, summary, submit, status."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,10 @@ def run(action, tracker):
 
 def form_tracker(form, slot, text, intent="inform", confidence=0.95, slots=None, entities=None):
     return make_tracker(
-        intent, text, intent_confidence=confidence, entities=entities,
+        intent,
+        text,
+        intent_confidence=confidence,
+        entities=entities,
         slots={"requested_slot": slot, "invalid_answers": 0.0, **(slots or {})},
         active_loop={"name": form},
     )
@@ -139,7 +143,12 @@ def test_question_carries_form_progress():
 
 
 def complete_draft(repo, sender, kind="erasure"):
-    for slot, value in {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont", "email": "jeanne@example.fr"}.items():
+    for slot, value in {
+        "data_scope": "hdh_project",
+        "first_name": "Jeanne",
+        "last_name": "Dupont",
+        "email": "jeanne@example.fr",
+    }.items():
         repo.save_answer(sender, kind, slot, value)
 
 
@@ -157,8 +166,11 @@ def test_summary_reads_the_draft_and_offers_corrections(app_database):
 
 def test_correction_at_the_summary_clears_the_field():
     tracker = form_tracker(
-        "erasure_request_form", "request_confirmed", '/correct_field{"request_field":"email"}',
-        intent="correct_field", entities=[{"entity": "request_field", "value": "email"}],
+        "erasure_request_form",
+        "request_confirmed",
+        '/correct_field{"request_field":"email"}',
+        intent="correct_field",
+        entities=[{"entity": "request_field", "value": "email"}],
     )
     messages, slots, _ = run(ValidateErasureRequestForm(), tracker)
     assert slots["email"] is None and slots["request_confirmed"] is None
@@ -167,8 +179,11 @@ def test_correction_at_the_summary_clears_the_field():
 
 def test_forged_correction_field_is_refused():
     tracker = form_tracker(
-        "erasure_request_form", "request_confirmed", '/correct_field{"request_field":"status"}',
-        intent="correct_field", entities=[{"entity": "request_field", "value": "status"}],
+        "erasure_request_form",
+        "request_confirmed",
+        '/correct_field{"request_field":"status"}',
+        intent="correct_field",
+        entities=[{"entity": "request_field", "value": "status"}],
     )
     _, slots, _ = run(ValidateErasureRequestForm(), tracker)
     assert slots == {"request_confirmed": None, "invalid_answers": 1.0}
@@ -223,8 +238,9 @@ def test_submit_with_database_down_is_honest_and_keeps_answers(monkeypatch, app_
 
 
 def test_retry_button_submits_nothing_unless_a_submission_failed(app_database):
-    tracker = make_tracker("retry_submit", "/retry_submit", slots={"requested_slot": "email"},
-                           active_loop={"name": "erasure_request_form"})
+    tracker = make_tracker(
+        "retry_submit", "/retry_submit", slots={"requested_slot": "email"}, active_loop={"name": "erasure_request_form"}
+    )
     complete_draft(app_database, tracker.sender_id)
     messages, slots, _ = run(ActionSubmitRequest(), tracker)
     assert app_database.count() == 0 and slots == {}
@@ -258,6 +274,8 @@ def test_status_needs_the_matching_email(app_database):
             assert "ne l'a pas envoyée au responsable" in messages[0]["text"]
             assert "au plus tard" not in messages[0]["text"]
         assert slots["status_email"] is None
-    tracker = make_tracker("inform", "x", slots={"request_reference": "HDH-2026-999999", "status_email": "jeanne@example.fr"})
+    tracker = make_tracker(
+        "inform", "x", slots={"request_reference": "HDH-2026-999999", "status_email": "jeanne@example.fr"}
+    )
     messages, _, _ = run(ActionShowRequestStatus(), tracker)
     assert messages[0]["custom"]["request_status"]["found"] is False

@@ -1,4 +1,5 @@
 """Reading the REST channel's reply elements in end-to-end tests."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """The operator console in a real browser: log in, filter, review, process a request."""
+
 from __future__ import annotations
 
 import uuid
@@ -12,14 +13,21 @@ pytestmark = pytest.mark.servers
 PASSWORD = "un mot de passe assez long"
 
 
-def test_operator_reviews_a_fallback_and_processes_a_request(browser, web_app, assistant, app_database_url, results_dir):
+def test_operator_reviews_a_fallback_and_processes_a_request(
+    browser, web_app, assistant, app_database_url, results_dir
+):
     repo = RequestRepository(app_database_url)
     create_operator(repo, "agent.navigateur", PASSWORD)
     token = uuid.uuid4().hex[:6]
     fallback_sender = f"browser-fallback-{token}"
     off_topic = assistant.declined_message()
     assistant.say(fallback_sender, off_topic)
-    for slot, value in {"data_scope": "hdh_project", "first_name": "Lou", "last_name": "Bernard", "email": "lou@example.fr"}.items():
+    for slot, value in {
+        "data_scope": "hdh_project",
+        "first_name": "Lou",
+        "last_name": "Bernard",
+        "email": "lou@example.fr",
+    }.items():
         repo.save_answer(f"browser-req-{token}", "access", slot, value)
     reference = repo.submit(f"browser-req-{token}").reference
 

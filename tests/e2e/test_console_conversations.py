@@ -1,4 +1,5 @@
 """Console queries over conversations the real Rasa server stored in SQLite."""
+
 import uuid
 
 import pytest

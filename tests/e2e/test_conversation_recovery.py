@@ -1,5 +1,6 @@
 """A citizen's path never breaks a conversation: status by reference alone, and Rasa's
 circuit breaker followed by a conversation that still answers."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,12 @@ def sender() -> str:
 def stored_request(app_database_url):
     repo = RequestRepository(app_database_url)
     citizen = sender()
-    for slot, value in {"data_scope": "hdh_project", "first_name": "Inès", "last_name": "Moreau",
-                        "email": "ines.moreau@example.fr"}.items():
+    for slot, value in {
+        "data_scope": "hdh_project",
+        "first_name": "Inès",
+        "last_name": "Moreau",
+        "email": "ines.moreau@example.fr",
+    }.items():
         repo.save_answer(citizen, "access", slot, value)
     return repo.submit(citizen)
 
@@ -60,7 +65,9 @@ def hair_trigger(tmp_path_factory, action_server, app_database_url):
     """A Rasa server whose circuit breaker trips after one action: every turn trips it."""
     workdir = tmp_path_factory.mktemp("hair-trigger")
     server = RasaServer(
-        workdir, action_url=action_server.url, tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
+        workdir,
+        action_url=action_server.url,
+        tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
         env={"DATABASE_URL": app_database_url, "MAX_NUMBER_OF_PREDICTIONS": "1"},
     ).start()
     yield server
@@ -70,9 +77,11 @@ def hair_trigger(tmp_path_factory, action_server, app_database_url):
 def test_after_the_circuit_breaker_the_conversation_still_answers(hair_trigger):
     """Rasa 3.6 alone answers nothing to every later message once the breaker has tripped."""
     citizen = sender()
-    for question, fact_id in [("Qu'est-ce que le SNDS ?", "snds_presentation"),
-                              ("Qu'est-ce que le Health Data Hub ?", "hdh_presentation"),
-                              ("Qui héberge les données de santé ?", "hosting_microsoft")]:
+    for question, fact_id in [
+        ("Qu'est-ce que le SNDS ?", "snds_presentation"),
+        ("Qu'est-ce que le Health Data Hub ?", "hdh_presentation"),
+        ("Qui héberge les données de santé ?", "hosting_microsoft"),
+    ]:
         replies = hair_trigger.say(citizen, question)
         assert any(p.get("fact_id") == fact_id for p in customs(replies)), texts(replies)
         assert RECOVERY_MESSAGE in texts(replies)

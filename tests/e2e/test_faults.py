@@ -1,4 +1,5 @@
 """Faults and abuse: action server down then back, rate limit per client — on a second real server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,10 +22,15 @@ def fragile(servers_dir, app_database_url, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("fragile")
     action_port = free_port()
     server = RasaServer(
-        workdir, action_url=f"http://127.0.0.1:{action_port}",
+        workdir,
+        action_url=f"http://127.0.0.1:{action_port}",
         tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
-        env={"DATABASE_URL": app_database_url, "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT), "ACTION_TIMEOUT_SECONDS": "3",
-             "TRUSTED_PROXY_COUNT": "1"},
+        env={
+            "DATABASE_URL": app_database_url,
+            "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
+            "ACTION_TIMEOUT_SECONDS": "3",
+            "TRUSTED_PROXY_COUNT": "1",
+        },
     ).start()
     action_server = ActionServer(workdir, env={"DATABASE_URL": app_database_url}, port=action_port)
     yield server, action_server
@@ -76,8 +82,12 @@ def test_rate_limit_answers_429_in_french(fragile):
 def rest_statuses(server, count, forwarded_for=None):
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     return [
-        requests.post(f"{server.url}/webhooks/rest/webhook", json={"sender": f"proxied-{uuid.uuid4().hex[:6]}",
-                      "message": "bonjour"}, headers=headers, timeout=30).status_code
+        requests.post(
+            f"{server.url}/webhooks/rest/webhook",
+            json={"sender": f"proxied-{uuid.uuid4().hex[:6]}", "message": "bonjour"},
+            headers=headers,
+            timeout=30,
+        ).status_code
         for _ in range(count)
     ]
 
@@ -123,4 +133,6 @@ def test_widget_users_are_limited_one_by_one_not_all_together(fragile):
     flooded = asyncio.run(socketio_flood(server.url, "127.0.0.2", RATE_LIMIT + 1))
     assert [r["custom"]["error"] for r in flooded if "error" in (r.get("custom") or {})] == ["rate_limited"]
     other = asyncio.run(socketio_flood(server.url, "127.0.0.3", 1))
-    assert other and not any("error" in (r.get("custom") or {}) and r["custom"]["error"] == "rate_limited" for r in other)
+    assert other and not any(
+        "error" in (r.get("custom") or {}) and r["custom"]["error"] == "rate_limited" for r in other
+    )

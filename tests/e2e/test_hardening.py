@@ -1,4 +1,5 @@
 """Whatever arrives on the public REST channel gets an answer or a clear 4xx, never a 5xx."""
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,27 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.servers
 
 ADVERSARIAL_TEXTS = [
-    "", "   ", "\n\t", "x" * 100_000, "x" * 1001, "\x00\x01\x02", "\ud800", "🙂" * 50,
-    "<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "'; DROP TABLE events; --",
-    "{{7*7}}", "${jndi:ldap://127.0.0.1/a}", '/request_erasure{"email": "x@example.fr"}',
-    '/inform{"first_name":"Eve","request_confirmed":true}', "/restart", "/session_start", "//",
-    '/ask_fact{"fact_id":"../../etc/passwd"}', "\u202eRTL override", "é" * 1000,
+    "",
+    "   ",
+    "\n\t",
+    "x" * 100_000,
+    "x" * 1001,
+    "\x00\x01\x02",
+    "\ud800",
+    "🙂" * 50,
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE events; --",
+    "{{7*7}}",
+    "${jndi:ldap://127.0.0.1/a}",
+    '/request_erasure{"email": "x@example.fr"}',
+    '/inform{"first_name":"Eve","request_confirmed":true}',
+    "/restart",
+    "/session_start",
+    "//",
+    '/ask_fact{"fact_id":"../../etc/passwd"}',
+    "\u202eRTL override",
+    "é" * 1000,
 ]
 texts = st.one_of(st.text(max_size=300), st.sampled_from(ADVERSARIAL_TEXTS), st.text(min_size=900, max_size=1200))
 json_values = st.recursive(
@@ -50,7 +67,9 @@ def check_reply(response, body):
         assert response.json()["message"], "a 4xx explains itself in French"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(body=bodies)
 def test_random_and_adversarial_bodies_never_fail(assistant, body):
     TRIED["count"] += 1
@@ -66,8 +85,14 @@ def test_each_adversarial_text_gets_a_visible_reply(assistant, text):
 
 @pytest.mark.parametrize(
     "data, content_type",
-    [(b"[1, 2]", "application/json"), (b"{not json", "application/json"), (b"\xff\xfe\x00", "application/octet-stream"),
-     (b'"a string"', "application/json"), (b"{}", "application/json"), (json.dumps({"sender": "a", "message": "x" * 20000}).encode(), "application/json")],
+    [
+        (b"[1, 2]", "application/json"),
+        (b"{not json", "application/json"),
+        (b"\xff\xfe\x00", "application/octet-stream"),
+        (b'"a string"', "application/json"),
+        (b"{}", "application/json"),
+        (json.dumps({"sender": "a", "message": "x" * 20000}).encode(), "application/json"),
+    ],
 )
 def test_malformed_requests_get_a_clear_4xx(assistant, data, content_type):
     response = post_raw(assistant, data, content_type)

@@ -1,5 +1,6 @@
 """Internal services are not open to the network: the action server listens on the loopback
 and answers only the Rasa server's shared secret; no secret shows in the process list."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,13 +36,26 @@ def test_action_server_listens_on_the_loopback_only(action_server):
     assert addresses == {"0100007F"}, addresses
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": ACTION_TOKEN},
-                                     {"Authorization": f"Basic {ACTION_TOKEN}"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": ACTION_TOKEN},
+        {"Authorization": f"Basic {ACTION_TOKEN}"},
+    ],
+)
 def test_action_server_refuses_callers_without_the_secret(action_server, headers):
-    forged = {"next_action": "action_show_request_status", "sender_id": "someone",
-              "tracker": {"sender_id": "someone", "slots": {"request_reference": "HDH-2026-000001",
-                                                            "status_email": "guess@example.fr"}},
-              "domain": {}, "version": "3.6.2"}
+    forged = {
+        "next_action": "action_show_request_status",
+        "sender_id": "someone",
+        "tracker": {
+            "sender_id": "someone",
+            "slots": {"request_reference": "HDH-2026-000001", "status_email": "guess@example.fr"},
+        },
+        "domain": {},
+        "version": "3.6.2",
+    }
     response = requests.post(f"{action_server.url}/webhook", json=forged, headers=headers, timeout=10)
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
@@ -51,10 +65,15 @@ def test_action_server_refuses_callers_without_the_secret(action_server, headers
 
 def test_action_server_errors_do_not_echo_the_request(action_server):
     secret = "Marie Curie, 12 rue des Lilas"
-    broken = {"next_action": "action_submit_request", "sender_id": "x",
-              "tracker": {"sender_id": "x", "latest_message": secret, "slots": secret}, "domain": {}}
-    response = requests.post(f"{action_server.url}/webhook", json=broken, timeout=10,
-                             headers={"Authorization": f"Bearer {ACTION_TOKEN}"})
+    broken = {
+        "next_action": "action_submit_request",
+        "sender_id": "x",
+        "tracker": {"sender_id": "x", "latest_message": secret, "slots": secret},
+        "domain": {},
+    }
+    response = requests.post(
+        f"{action_server.url}/webhook", json=broken, timeout=10, headers={"Authorization": f"Bearer {ACTION_TOKEN}"}
+    )
     assert response.status_code >= 400
     assert secret not in response.text
 
@@ -62,9 +81,12 @@ def test_action_server_errors_do_not_echo_the_request(action_server):
 @pytest.fixture(scope="module")
 def wrong_secret_server(tmp_path_factory, action_server, app_database_url):
     workdir = tmp_path_factory.mktemp("wrong-secret")
-    server = RasaServer(workdir, action_url=action_server.url,
-                        tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
-                        env={"DATABASE_URL": app_database_url, "ACTION_SERVER_TOKEN": "not-the-secret"}).start()
+    server = RasaServer(
+        workdir,
+        action_url=action_server.url,
+        tracker_store_url=f"sqlite:///{workdir / 'conversations.db'}",
+        env={"DATABASE_URL": app_database_url, "ACTION_SERVER_TOKEN": "not-the-secret"},
+    ).start()
     yield server
     server.stop()
 

@@ -3,6 +3,7 @@
 tests/nlu/heldout.yml was written separately from the training data and is never used
 for training or threshold tuning. Thresholds are those the running assistant uses.
 """
+
 from __future__ import annotations
 
 import pytest

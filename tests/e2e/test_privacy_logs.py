@@ -1,4 +1,5 @@
 """Personal data a citizen types never reaches the servers' logs or the conversation log."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,7 +22,9 @@ def test_personal_data_is_not_logged(assistant, servers_dir, tracker_store_url):
         ("annuler", None),
         ("/request_rectification", 1),
         ("Mes données de l'Assurance maladie (SNDS)", 2),
-        (first, 3), (last, 4), (email, 5),
+        (first, 3),
+        (last, 4),
+        (email, 5),
         (f"mon adresse {email} est mal écrite dans le dossier", 6),
         ("la bonne adresse est celle que je vous ai donnée", 7),
         ("/affirm", None),

@@ -1,4 +1,5 @@
 """End to end over the public REST channel, with the real Rasa and action servers."""
+
 from __future__ import annotations
 
 import re
@@ -127,7 +128,10 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
 
     stored = RequestRepository(app_database_url).find_by_reference(reference)
     assert (stored.first_name, stored.last_name, stored.email, stored.kind) == (
-        "Jeanne", "Dupont-Martin", "jeanne.dupont@example.fr", "erasure",
+        "Jeanne",
+        "Dupont-Martin",
+        "jeanne.dupont@example.fr",
+        "erasure",
     )
 
     replies = turn(f"où en est ma demande {reference} ?")
@@ -140,7 +144,9 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
     # The conversation log holds none of the personal data given in the form.
     engine = sa.create_engine(tracker_store_url)
     with engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": citizen}).scalars().all()
+        rows = (
+            connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": citizen}).scalars().all()
+        )
     log = "\n".join(rows)
     assert reference in log
     for secret in ("Jeanne", "Dupont-Martin", "jeanne.dupont@example.fr", "jeanne.dupont"):
@@ -150,7 +156,10 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
 def test_rectification_with_a_digression(assistant, results_dir):
     turn = Conversation(assistant)
 
-    assert form_step(turn("il y a une erreur dans mon dossier, je veux la faire corriger"))["name"] == "rectification_request_form"
+    assert (
+        form_step(turn("il y a une erreur dans mon dossier, je veux la faire corriger"))["name"]
+        == "rectification_request_form"
+    )
     turn("Mes données de l'Assurance maladie (SNDS)")
     replies = turn("Au fait, combien de temps sont conservées les données du SNDS ?")
     assert any(p.get("fact_id") == "data_retention" for p in customs(replies))
@@ -190,6 +199,10 @@ def test_an_answer_the_form_refuses_is_masked_like_an_accepted_one(assistant, tr
     assert any(p.get("fact_id") == "data_retention" for p in customs(replies))
     engine = sa.create_engine(tracker_store_url)
     with engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": turn.citizen}).scalars().all()
+        rows = (
+            connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": turn.citizen})
+            .scalars()
+            .all()
+        )
     log = "\n".join(rows)
     assert "Dupontel" not in log and "Marie-Claire" not in log

@@ -1,5 +1,6 @@
 """Scale-out without Docker: two Rasa servers sharing PostgreSQL (tracker store and
 application database) and Redis (lock store), one action server; then faults."""
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,14 @@ class Cluster:
 
     def user_texts(self, sender):
         with sa.create_engine(self.tracker_url).connect() as connection:
-            rows = connection.execute(
-                sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"), {"s": sender}
-            ).scalars().all()
+            rows = (
+                connection.execute(
+                    sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+                    {"s": sender},
+                )
+                .scalars()
+                .all()
+            )
         import json
 
         return [json.loads(r)["text"] for r in rows]
@@ -38,9 +44,11 @@ class Cluster:
 
     def requests_of(self, sender):
         with sa.create_engine(self.app_url).connect() as connection:
-            return connection.execute(
-                sa.text("SELECT reference FROM gdpr_requests WHERE sender_id = :s"), {"s": sender}
-            ).scalars().all()
+            return (
+                connection.execute(sa.text("SELECT reference FROM gdpr_requests WHERE sender_id = :s"), {"s": sender})
+                .scalars()
+                .all()
+            )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +58,11 @@ def cluster(tmp_path_factory):
         tracker_url = stack.enter_context(fresh_postgres_database())
         app_url = stack.enter_context(fresh_postgres_database())
         env = {
-            "TRACKER_STORE_URL": tracker_url, "DATABASE_URL": app_url, "REDIS_URL": REDIS_URL,
-            "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8], "RATE_LIMIT_PER_MINUTE": "100000",
+            "TRACKER_STORE_URL": tracker_url,
+            "DATABASE_URL": app_url,
+            "REDIS_URL": REDIS_URL,
+            "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8],
+            "RATE_LIMIT_PER_MINUTE": "100000",
         }
         action_server = ActionServer(workdir, env={"DATABASE_URL": app_url}).start()
         stack.callback(action_server.stop)
@@ -102,7 +113,12 @@ def test_a_form_started_on_one_server_is_finished_on_the_other(cluster):
     assert re.fullmatch(r"HDH-\d{4}-\d{6}", reference)
     assert cluster.requests_of(sender) == [reference]
     assert cluster.user_texts(sender) == [
-        ACCESS_REQUEST[0][0], ACCESS_REQUEST[1][0], "[masqué]", "[masqué]", "[e-mail masqué]", "/affirm",
+        ACCESS_REQUEST[0][0],
+        ACCESS_REQUEST[1][0],
+        "[masqué]",
+        "[masqué]",
+        "[e-mail masqué]",
+        "/affirm",
     ]
     for server in cluster.servers:  # both servers see the same, consistent tracker
         tracker = server.tracker(sender)
@@ -113,7 +129,9 @@ def test_concurrent_conversations_lose_and_duplicate_nothing(cluster, results_di
     senders = [f"conc-{i}-{uuid.uuid4().hex[:6]}" for i in range(16)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=16) as pool:
-        references = list(pool.map(lambda args: run_access_request(cluster, *args), [(s, i) for i, s in enumerate(senders)]))
+        references = list(
+            pool.map(lambda args: run_access_request(cluster, *args), [(s, i) for i, s in enumerate(senders)])
+        )
     elapsed = time.monotonic() - started
     assert len(set(references)) == len(senders)
     for sender, reference in zip(senders, references, strict=True):
@@ -191,19 +209,29 @@ def test_one_server_stops_mid_conversation_and_the_other_continues(cluster):
 def test_the_rate_limit_is_shared_by_both_servers(cluster):
     """One client spread over two servers gets RATE_LIMIT_PER_MINUTE once, not once per server."""
     env = {
-        "TRACKER_STORE_URL": cluster.tracker_url, "DATABASE_URL": cluster.app_url, "REDIS_URL": REDIS_URL,
-        "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8], "RATE_LIMIT_PER_MINUTE": "4",
+        "TRACKER_STORE_URL": cluster.tracker_url,
+        "DATABASE_URL": cluster.app_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8],
+        "RATE_LIMIT_PER_MINUTE": "4",
     }
-    servers = [RasaServer(cluster.workdir, action_url=cluster.action_server.url,
-                          tracker_store_url=cluster.tracker_url, env=env) for _ in range(2)]
+    servers = [
+        RasaServer(
+            cluster.workdir, action_url=cluster.action_server.url, tracker_store_url=cluster.tracker_url, env=env
+        )
+        for _ in range(2)
+    ]
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=2) as pool:
         for server in servers:
             stack.callback(server.stop)
         list(pool.map(lambda server: server.start(), servers))  # start both at once
         statuses = []
         for i in range(8):
-            response = requests.post(f"{servers[i % 2].url}/webhooks/rest/webhook",
-                                     json={"sender": f"limited-{i}", "message": "bonjour"}, timeout=60)
+            response = requests.post(
+                f"{servers[i % 2].url}/webhooks/rest/webhook",
+                json={"sender": f"limited-{i}", "message": "bonjour"},
+                timeout=60,
+            )
             statuses.append(response.status_code)
             if response.status_code == 429:
                 assert response.json()["error"] == "rate_limited"

@@ -1,4 +1,5 @@
 """The widget's socket.io channel: replies arrive with session persistence, across reconnects."""
+
 from __future__ import annotations
 
 import asyncio

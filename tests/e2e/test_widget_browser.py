@@ -1,4 +1,5 @@
 """The widget in a real browser (Debian's Chromium driven by Playwright), against the real servers."""
+
 from __future__ import annotations
 
 import contextlib
@@ -147,12 +148,27 @@ def test_accessibility_audit_and_screenshots(browser, web_app, results_dir):
     open_widget(page)
     ask(page, "Quels sont mes droits ?")
     page.add_script_tag(path=str(AXE))
-    result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+    result = page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
     serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    (results_dir / "axe-widget.json").write_text(json.dumps(
-        {"violations": [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5],
-           "summary": [n.get("failureSummary", "")[:200] for n in v["nodes"]][:3]} for v in result["violations"]],
-         "passes": len(result["passes"])}, indent=2))
+    (results_dir / "axe-widget.json").write_text(
+        json.dumps(
+            {
+                "violations": [
+                    {
+                        "id": v["id"],
+                        "impact": v["impact"],
+                        "nodes": [n["target"] for n in v["nodes"]][:5],
+                        "summary": [n.get("failureSummary", "")[:200] for n in v["nodes"]][:3],
+                    }
+                    for v in result["violations"]
+                ],
+                "passes": len(result["passes"]),
+            },
+            indent=2,
+        )
+    )
     page.screenshot(path=str(results_dir / "widget-desktop.png"))
     page.set_viewport_size({"width": 360, "height": 740})
     page.wait_for_timeout(300)
