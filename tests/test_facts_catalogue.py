@@ -15,6 +15,7 @@ from training.facts import (
     REQUIRED_FACT_IDS,
     CatalogueError,
     load_catalogue,
+    undefined_acronyms,
 )
 from training.nlu_data import render_training_data
 
@@ -131,3 +132,25 @@ def test_generated_training_data_covers_every_fact(catalogue):
         lines = [line for line in intents[f"faq/{fact.id}"].splitlines() if line.startswith("- ")]
         assert len(lines) == len(fact.examples)
         assert f"utter_faq/{fact.id}" in document["responses"]
+
+
+def test_the_catalogue_refuses_long_answers_and_undefined_acronyms(tmp_path):
+    source = yaml.safe_load((DEFAULT_CATALOGUE_DIR / "consent.yml").read_text(encoding="utf-8"))
+    for problem, answer in (
+        ("81 words", " ".join(["mot"] * 81)),
+        ("acronym CNIL", "Saisissez la CNIL si besoin."),
+    ):
+        directory = tmp_path / problem.replace(" ", "_")
+        directory.mkdir()
+        (directory / "consent.yml").write_text(yaml.safe_dump({**source, "answer": answer}, allow_unicode=True))
+        with pytest.raises(CatalogueError) as refused:
+            load_catalogue(directory, required_ids=("consent",))
+        assert problem in str(refused.value)
+
+
+def test_an_acronym_spelled_out_before_or_after_its_first_use_is_accepted():
+    assert (
+        undefined_acronyms("La Commission nationale de l'informatique et des libertés (CNIL) répond ; la CNIL.") == []
+    )
+    assert undefined_acronyms("Le RGPD (règlement général sur la protection des données) s'applique.") == []
+    assert undefined_acronyms("Le SNDS contient… le Système national des données de santé (SNDS).") == ["SNDS"]

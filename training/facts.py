@@ -54,9 +54,39 @@ REQUIRED_FACT_IDS = (
     "cnil_complaint",
     "dpo_contact",
     "chat_privacy",
+    "access_by_health_professionals",
+    "data_not_sold",
+    "data_breach",
+    "ai_training",
+    "leave_snds",
+    "minors_data",
+    "deceased_relative",
+    "acting_for_someone",
+    "rights_free_of_charge",
+    "mon_espace_sante",
+    "ehds",
 )
 
 MIN_EXAMPLES_PER_FACT = 12
+# Plain French (issue #16): a short answer, every acronym spelled out at its first use.
+MAX_ANSWER_WORDS = 80
+ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")
+NAMES_NOT_ACRONYMS = frozenset({"EMC2", "DARWIN"})  # research projects' own names
+
+
+def undefined_acronyms(answer: str) -> List[str]:
+    """Acronyms whose first use is neither « (CNIL) » after the words it stands for, nor
+    « CNIL (Commission nationale…) » before them."""
+    undefined = []
+    for acronym in dict.fromkeys(a for a in ACRONYM.findall(answer) if a not in NAMES_NOT_ACRONYMS):
+        first = re.search(rf"\b{acronym}\b", answer)
+        before, after = answer[: first.start()], answer[first.end() :]
+        inside_brackets = before.rfind("(") > before.rfind(")")
+        if not inside_brackets and not after.lstrip().startswith("("):
+            undefined.append(acronym)
+    return undefined
+
+
 FACT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUEST_KINDS = tuple(KINDS)  # a fact may offer to start one of these requests
 
@@ -178,6 +208,11 @@ def _parse_fact(raw: object, origin: str, problems: List[str]) -> Optional[Fact]
     if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
         problems.append(f"{where}: examples must be a list of non-empty questions")
         examples = []
+    answer_text = " ".join(str(raw.get("answer") or "").split())
+    if len(answer_text.split()) > MAX_ANSWER_WORDS:
+        problems.append(f"{where}: answer has {len(answer_text.split())} words, at most {MAX_ANSWER_WORDS}")
+    for acronym in undefined_acronyms(answer_text):
+        problems.append(f"{where}: acronym {acronym} is not spelled out at its first use in the answer")
     offers = raw.get("offers_request")
     if offers is not None and offers not in REQUEST_KINDS:
         problems.append(f"{where}: offers_request must be one of {', '.join(REQUEST_KINDS)}")
