@@ -28,76 +28,66 @@ def pct(x: float) -> str:
     return f"{x:.1%}"
 
 
+SET_TITLES = {
+    "real": "Questions réelles (`tests/nlu/real.yml` : posées en public, chacune avec son adresse)",
+    "blind": "Jeu à l'aveugle (`tests/nlu/blind.yml` : écrit sans voir les données d'entraînement)",
+    "heldout": "Jeu tenu à l'écart (`tests/nlu/heldout.yml` : écrit par l'équipe)",
+}
+
+
+def quality_rows(scores) -> list:
+    rows = [
+        "| système | bon fait donné | bon fait donné ou proposé | sûr et faux (tous messages) | formulaires lancés sans demande (dont hors sujet) | hors sujet recevant un fait | autres intentions reconnues |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in scores:
+        r = s.report
+        rows.append(
+            f"| {s.name} | {pct(r.fact_accuracy)} | {pct(r.fact_answered_or_offered)} | {pct(r.confidently_wrong_rate)} | "
+            f"{r.forms_started_wrongly} ({r.forms_started_off_topic}) | {r.oos_given_fact}/{r.oos_total} | {pct(r.other_accuracy)} |"
+        )
+    return rows
+
+
 def quality_section(q) -> list:
     lines = [
         "## Compréhension",
         "",
-        "Jeu de test tenu à l'écart (`tests/nlu/heldout.yml`, jamais utilisé pour l'entraînement ni le "
-        "réglage). Seuils de chaque système réglés sur le jeu de développement (`tests/nlu/dev.yml`), "
-        "même règle que `make tune`. « Sûr et faux » : un fait donné alors qu'un autre, ou aucun, était juste.",
+        "Trois jeux de test gelés, jamais utilisés pour l'entraînement ni le réglage, mesurés séparément. "
+        "Le projet décide lui-même (seuils de `config.yml`, choisis sur le jeu de développement "
+        "`tests/nlu/dev.yml`) ; la référence TF-IDF et le pipeline précédent ont leurs seuils réglés sur ce "
+        "même jeu de développement. « Bon fait proposé » : le projet hésitait et a proposé le bon fait parmi "
+        "les boutons de « Vouliez-vous dire… ? ». « Sûr et faux » : un fait ou un formulaire donné alors qu'il "
+        "n'était pas le bon.",
         "",
-        "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils (intention, fait) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for s in q["heldout"]:
-        r = s.report
-        lines.append(
-            f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | {pct(r.oos_precision)} | "
-            f"{pct(r.oos_recall)} | {pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | "
-            f"{s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |"
-        )
-    lines += [
-        "",
-        "Validation croisée à 5 plis sur les données d'entraînement (chaque question est prédite par un "
-        "modèle qui ne l'a pas vue ; seuils choisis sur ces prédictions hors pli, même règle). "
-        "« Sans seuil » : le premier fait proposé, sans refus possible.",
-        "",
-        "| système | exactitude (faits) | exactitude sans seuil | macro-F1 (faits) | hors sujet : précision | hors sujet : rappel | hors sujet recevant un fait | sûr et faux | seuils |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for s in q["cv"]:
-        r = s.report
-        lines.append(
-            f"| {s.name} | {pct(r.fact_accuracy)} | {pct(s.top1_accuracy)} | {s.macro_f1:.3f} | "
-            f"{pct(r.oos_precision)} | {pct(r.oos_recall)} | "
-            f"{pct(r.oos_fact_rate)} | {pct(r.confidently_wrong_rate)} | {s.thresholds[0]:.2f}, {s.thresholds[1]:.2f} |"
-        )
-    if len(q["cv"]) == 1:
-        lines += [
-            "",
-            "La validation croisée des pipelines Rasa (5 entraînements chacun) se lance avec "
-            "`make bench BENCH_ARGS=--rasa-folds=5` ; elle n'est pas dans le rapport par défaut.",
-        ]
-    lines += ["", "![Faits les plus confondus](benchmarks/confusions.png)", ""]
-    return lines
-
-
-CV_CARRIED = (
-    "Lignes « Rasa » de la validation croisée mesurées le {} (`--rasa-folds=5`, 80 min environ), avec "
-    "les données d'entraînement de ce moment-là, et reprises du rapport précédent : ce lancement ne les a "
-    "pas refaites. Si les données ont changé depuis, elles ne se comparent plus exactement à la ligne "
-    "TF-IDF ; leurs seuils sont choisis sur les prédictions hors pli, pas sur le jeu de développement."
-)
-
-
-def carry_rasa_cross_validation(section: list, previous: list) -> list:
-    """A run without --rasa-folds keeps the Rasa cross-validation rows of the previous report, dated."""
-    rows = [line for line in previous if line.startswith("| Rasa") and "(5 plis)" in line]
-    if not rows:
-        return section
-    text = "\n".join(previous)
-    date = re.search(r"validation croisée mesurées le ([\d-]+ [\d:]+)", text) or re.search(
-        r"Mesuré le ([\d-]+ [\d:]+)\.", text
-    )
-    out = []
-    for line in section:
-        if line.startswith("La validation croisée des pipelines Rasa"):
-            out.append(CV_CARRIED.format(date.group(1) if date else "?"))
+    for name in ("real", "blind", "heldout"):
+        if name not in q["sets"]:
             continue
-        out.append(line)
-        if line.startswith("| TF-IDF") and "(5 plis)" in line:
-            out += rows
-    return out
+        lines += [f"### {SET_TITLES[name]} — {q['sizes'][name]} questions", ""]
+        lines += quality_rows(q["sets"][name])
+        categories = q["categories"][name]
+        lines += ["", "Erreurs du projet sur ce jeu : " + " ; ".join(f"{k} : {v}" for k, v in categories.items()) + "."]
+        pairs = q["confusions"][name]
+        if pairs:
+            lines += [
+                "Faits confondus (attendu → donné) : " + ", ".join(f"{a} → {b} ({n})" for (a, b), n in pairs) + "."
+            ]
+        lines.append("")
+    lines += [
+        "Validation croisée à 5 plis sur les données d'entraînement (chaque question est prédite par un "
+        "modèle qui ne l'a pas vue). Le projet y garde ses seuils ; la référence TF-IDF a les siens choisis "
+        "sur les prédictions hors pli.",
+        "",
+        *quality_rows(q["cv"]),
+        "",
+        "Le pipeline précédent en validation croisée (5 entraînements) se lance avec "
+        "`make bench BENCH_ARGS=--rasa-folds=5`.",
+        "",
+        "![Faits les plus confondus](benchmarks/confusions.png)",
+        "",
+    ]
+    return lines
 
 
 def serving_rows(name, levels, rss=None):
@@ -177,7 +167,11 @@ def cost_section(q, s, main_model: Path, main_train_s) -> list:
         "| mesure | valeur |",
         "|---|---:|",
         f"| entraînement du modèle du projet (dernier `make train` ; Rasa réutilise les composants inchangés de son cache) | {main_train_s} |",
-        f"| entraînement NLU sans spaCy | {q['timings']['train_no_spacy_s']:.0f} s |",
+        *(
+            [f"| entraînement NLU du pipeline précédent (DIET, spaCy) | {q['timings']['train_previous_s']:.0f} s |"]
+            if "train_previous_s" in q["timings"]
+            else []
+        ),
         f"| entraînement TF-IDF | {q['timings']['train_tfidf_s']:.1f} s |",
         f"| entraînement de Rasa simple | {s['plain_train_s']:.0f} s |",
         f"| taille du modèle du projet | {main_model.stat().st_size / 1e6:.0f} Mo |",
@@ -202,12 +196,12 @@ def charts(q, s) -> None:
     import matplotlib.pyplot as plt
 
     CHARTS.mkdir(parents=True, exist_ok=True)
-    pairs = q["confusions"]
+    pairs = q["confusions"].get("real", [])
     fig, ax = plt.subplots(figsize=(8, 4))
     if pairs:
         ax.barh([f"{a} → {b}" for (a, b), _ in pairs][::-1], [n for _, n in pairs][::-1], color="#000091")
     ax.set_xlabel("questions du jeu de test")
-    ax.set_title("Faits les plus confondus (projet, jeu de test)")
+    ax.set_title("Faits les plus confondus (projet, questions réelles)")
     fig.tight_layout()
     fig.savefig(CHARTS / "confusions.png", dpi=110)
     plt.close(fig)
@@ -405,8 +399,6 @@ def main() -> int:
     if q:
         section = quality_section(q["result"])
         fresh["quality"] = section[:2] + [f"Mesuré le {q_at}.", ""] + section[2:]
-        if len(q["result"]["cv"]) == 1:
-            fresh["quality"] = carry_rasa_cross_validation(fresh["quality"], kept.get("quality", []))
     if s:
         section = serving_section(s["result"])
         fresh["serving"] = section[:2] + [f"Mesuré le {s_at}.", ""] + section[2:]

@@ -57,6 +57,24 @@ def _slot_pattern(name: str, value: Optional[str] = None) -> str:
 
 
 FALLBACK_PATTERN = '%' + event_json({"fallback": None})[1:-6] + '%'  # '"fallback":', any value
+AMBIGUOUS_PATTERN = "%" + event_json({"fallback": "ambiguous"})[1:-1] + "%"  # « Vouliez-vous dire… ? »
+SOMETHING_ELSE_PAYLOAD = "/something_else"
+
+
+def chosen_reading(text: Optional[str]) -> str:
+    """What the citizen did after « Vouliez-vous dire… ? »: a candidate's id, « autre chose »,
+    or « message tapé » (no button)."""
+    text = (text or "").strip()
+    if text.startswith("/ask_fact{"):
+        try:
+            return str(json.loads(text[len("/ask_fact") :]).get("fact_id"))
+        except (ValueError, AttributeError):
+            return "message tapé"
+    if text == SOMETHING_ELSE_PAYLOAD:
+        return "autre chose"
+    if text.startswith("/request_") and "{" not in text:
+        return f"{text[len('/request_') :]}_request_form"
+    return "message tapé"
 
 
 # --- What the tracker store runs on every turn (rasa_addons.tracker_store) ------------------
@@ -93,6 +111,7 @@ class ConversationFilters:
     end: Optional[float] = None  # au=YYYY-MM-DD: last activity on or before that day
     with_fallback: bool = False  # repli=1
     with_request_form: bool = False  # demande=1
+    with_hesitation: bool = False  # hesitation=1: « Vouliez-vous dire… ? » was asked
     fact_id: Optional[str] = None  # fait=<id>
     text: Optional[str] = None  # q=<words in a citizen's message>
     confidence_below: Optional[float] = None  # confiance_max=0.5
@@ -105,6 +124,7 @@ class ConversationFilters:
             end=_parse_date(args.get("au")),
             with_fallback=args.get("repli") == "1",
             with_request_form=args.get("demande") == "1",
+            with_hesitation=args.get("hesitation") == "1",
             fact_id=(args.get("fait") or "")[:60] or None,
             text=(args.get("q") or "")[:100] or None,
             confidence_below=_parse_float(args.get("confiance_max")),
@@ -127,6 +147,11 @@ class ConversationFilters:
                 f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'bot' AND data LIKE :fallback)"
             )
             params["fallback"] = FALLBACK_PATTERN
+        if self.with_hesitation:
+            where.append(
+                f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'bot' AND data LIKE :ambiguous)"
+            )
+            params["ambiguous"] = AMBIGUOUS_PATTERN
         if self.with_request_form:
             where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE action_name LIKE :form)")
             params["form"] = "%" + FORM_ACTION_SUFFIX
@@ -177,6 +202,8 @@ class Turn:
     sources: Sequence[Mapping[str, str]] = ()
     form: Optional[str] = None
     fallback: Optional[str] = None
+    candidates: Sequence[str] = ()  # what « Vouliez-vous dire… ? » offered
+    chosen: Optional[str] = None  # on the citizen's next message: which reading they picked
 
 
 @dataclass
@@ -263,6 +290,7 @@ class ConversationLog:
     def transcript(self, sender_id: str) -> List[Turn]:
         """What the citizen and the assistant said, with what the assistant understood."""
         turns: List[Turn] = []
+        asked = False  # « Vouliez-vous dire… ? » waits for the citizen's next message
         for row_id, event in self.events(sender_id):
             when = dt.datetime.fromtimestamp(event.get("timestamp") or 0, dt.timezone.utc)
             if event.get("event") == "user":
@@ -279,8 +307,10 @@ class ConversationLog:
                         confidence=intent.get("confidence"),
                         selected=selected.get("intent_response_key"),
                         selected_confidence=selected.get("confidence"),
+                        chosen=chosen_reading(event.get("text")) if asked else None,
                     )
                 )
+                asked = False
             elif event.get("event") == "bot":
                 custom = (event.get("data") or {}).get("custom") or {}
                 turns.append(
@@ -293,8 +323,10 @@ class ConversationLog:
                         sources=custom.get("sources") or [],
                         form=custom.get("form"),
                         fallback=custom.get("fallback"),
+                        candidates=custom.get("candidates") or (),
                     )
                 )
+                asked = asked or custom.get("fallback") == "ambiguous"
         return turns
 
     def dashboard(self, days: int, now: Optional[float] = None) -> Dashboard:

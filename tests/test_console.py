@@ -333,3 +333,28 @@ def test_dashboard_shows_charts(app):
     page = client.get("/console/tableau-de-bord").get_data(as_text=True)
     assert "<svg" in page and "Conversations par jour" in page and "snds_presentation" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "the unanswered question is listed, escaped"
+
+
+def test_hesitations_show_the_offered_readings_and_the_citizens_choice(app):
+    store = MaskingSQLTrackerStore(domain=DOMAIN, url=app.config["TRACKER_STORE_URL"])
+    asked = {"custom": {"fallback": "ambiguous", "candidates": ["right_rectification", "rectification_request_form"]}}
+    for sender, answer in (("picked", '/ask_fact{"fact_id":"right_rectification"}'), ("other", "/something_else")):
+        events = [
+            ActionExecuted("action_listen"),
+            UserUttered("corriger une erreur ?", {"name": "nlu_fallback", "confidence": 0.4}),
+            BotUttered("Je ne suis pas sûr d'avoir bien compris. Vouliez-vous dire :", asked),
+            ActionExecuted("action_listen"),
+            UserUttered(answer, {"name": "ask_fact", "confidence": 1.0}),
+            ActionExecuted("action_listen"),
+            UserUttered("merci", {"name": "thank", "confidence": 0.9}),
+        ]
+        asyncio.run(store.save(DialogueStateTracker.from_events(sender, events, slots=DOMAIN.slots)))
+    client = app.test_client()
+    login(client)
+    page = client.get("/console/conversations/picked").get_data(as_text=True)
+    assert "choix proposés : right_rectification, rectification_request_form" in page
+    assert page.count("Vouliez-vous dire… ? » : right_rectification") == 1, "only the message right after the question"
+    assert "Vouliez-vous dire… ? » : autre chose" in client.get("/console/conversations/other").get_data(as_text=True)
+    listed = client.get("/console/conversations?hesitation=1").get_data(as_text=True)
+    assert "/console/conversations/picked" in listed and "/console/conversations/other" in listed
+    assert "/console/conversations/fact" not in listed and "/console/conversations/xss" not in listed

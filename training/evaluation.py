@@ -19,6 +19,12 @@ import yaml
 
 from training.nlu_data import RETRIEVAL_INTENT
 
+
+def is_wish(intent: str) -> bool:
+    """A label that starts a request form (asking a status starts nothing)."""
+    return intent.startswith("request_") and intent != "request_status"
+
+
 _ENTITY = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
@@ -61,6 +67,8 @@ class Understanding:
     intent_confidence: float
     fact_id: Optional[str]
     fact_confidence: float
+    # When the assistant hesitates (« Vouliez-vous dire… ? »): the labels it offers, best first.
+    candidates: Tuple[str, ...] = ()
 
     @classmethod
     def from_parse(cls, parse: Dict) -> "Understanding":
@@ -69,6 +77,15 @@ class Understanding:
         selector = ((parse.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}).get("response") or {}
         key = selector.get("intent_response_key") or ""
         fact_id = key.split("/", 1)[1] if "/" in key else None
+        if "label_ranking" in parse:  # rasa_addons.question_classifier: the NLU already decided
+            intent = parse.get("intent") or {}
+            return cls(
+                intent.get("name"),
+                float(intent.get("confidence") or 0),
+                fact_id if intent.get("name") == RETRIEVAL_INTENT else None,
+                float(selector.get("confidence") or 0),
+                tuple(parse.get("candidates") or ()),
+            )
         return cls(top.get("name"), float(top.get("confidence") or 0), fact_id, float(selector.get("confidence") or 0))
 
     def decide(self, intent_threshold: float, fact_threshold: float) -> Tuple[str, Optional[str]]:
@@ -88,6 +105,10 @@ class Report:
     fact_correct: int = 0
     fact_confidently_wrong: int = 0
     fact_declined: int = 0
+    fact_offered: int = 0  # declined, but the right fact was among the choices offered
+    forms_started_wrongly: int = 0  # a request form started for a message that was not that wish
+    forms_started_off_topic: int = 0
+    other_offered: int = 0
     oos_total: int = 0
     oos_given_fact: int = 0
     oos_recognised: int = 0
@@ -115,9 +136,14 @@ class Report:
         return self.oos_recognised / self.predicted_oos_total if self.predicted_oos_total else 0.0
 
     @property
+    def fact_answered_or_offered(self) -> float:
+        return (self.fact_correct + self.fact_offered) / self.fact_total if self.fact_total else 0.0
+
+    @property
     def confidently_wrong_rate(self) -> float:
+        """A fact or a form that was not right, over all messages."""
         total = self.fact_total + self.oos_total + self.other_total
-        wrong = self.fact_confidently_wrong + self.oos_given_fact + self.other_given_fact
+        wrong = self.fact_confidently_wrong + self.oos_given_fact + self.other_given_fact + self.forms_started_wrongly
         return wrong / total if total else 0.0
 
     @property
@@ -127,10 +153,12 @@ class Report:
     def summary(self) -> str:
         return (
             f"facts: {self.fact_correct}/{self.fact_total} correct ({self.fact_accuracy:.1%}), "
-            f"{self.fact_confidently_wrong} confidently wrong, {self.fact_declined} declined; "
+            f"{self.fact_confidently_wrong} confidently wrong, {self.fact_declined} declined "
+            f"({self.fact_offered} of them offered among choices: {self.fact_answered_or_offered:.1%} answered or offered); "
             f"out-of-scope: {self.oos_given_fact}/{self.oos_total} given a fact ({self.oos_fact_rate:.1%}), "
             f"recall {self.oos_recall:.1%}, precision {self.oos_precision:.1%}; "
             f"other intents: {self.other_correct}/{self.other_total} ({self.other_accuracy:.1%}); "
+            f"forms started wrongly {self.forms_started_wrongly} ({self.forms_started_off_topic} off-topic); "
             f"confidently wrong overall {self.confidently_wrong_rate:.1%}"
         )
 
@@ -143,9 +171,14 @@ def evaluate(
 ) -> Report:
     report = Report()
     for example in examples:
-        intent, fact_id = understood[example.text].decide(intent_threshold, fact_threshold)
+        understanding = understood[example.text]
+        intent, fact_id = understanding.decide(intent_threshold, fact_threshold)
         if intent == "out_of_scope":
             report.predicted_oos_total += 1
+        if is_wish(intent or "") and intent != example.intent:
+            report.forms_started_wrongly += 1
+            if example.intent.startswith("out_of_scope"):
+                report.forms_started_off_topic += 1
         expected_fact = example.fact_id
         if expected_fact:
             report.fact_total += 1
@@ -157,8 +190,10 @@ def evaluate(
                 report.confusions[(expected_fact, fact_id)] = report.confusions.get((expected_fact, fact_id), 0) + 1
             else:
                 report.fact_declined += 1
+                if example.intent in understanding.candidates:
+                    report.fact_offered += 1
             report.errors.append((example.text, example.intent, fact_id or intent))
-        elif example.intent == "out_of_scope":
+        elif example.intent.split("/", 1)[0] == "out_of_scope":
             report.oos_total += 1
             if fact_id:
                 report.oos_given_fact += 1
@@ -170,6 +205,8 @@ def evaluate(
             if intent == example.intent:
                 report.other_correct += 1
             else:
+                if example.intent in understanding.candidates:
+                    report.other_offered += 1
                 if fact_id:
                     report.other_given_fact += 1
                 report.errors.append((example.text, example.intent, f"faq/{fact_id}" if fact_id else intent))
@@ -183,8 +220,9 @@ def assistant_thresholds() -> Tuple[float, float]:
     from settings import PROJECT_ROOT
 
     config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
-    intent = next(c["threshold"] for c in config["pipeline"] if c["name"] == "FallbackClassifier")
-    return float(intent), settings.fact_confidence_threshold()
+    fallback = [c["threshold"] for c in config["pipeline"] if c["name"] == "FallbackClassifier"]
+    # With rasa_addons.question_classifier the NLU decides itself (no FallbackClassifier).
+    return (float(fallback[0]) if fallback else 0.0), settings.fact_confidence_threshold()
 
 
 def understand_all(examples: Iterable[Example], parse: Callable[[str], Dict]) -> Dict[str, Understanding]:

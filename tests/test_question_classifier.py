@@ -1,0 +1,54 @@
+"""The NLU's decision (rasa_addons.question_classifier.decide): answer, start, ask, or decline."""
+
+from __future__ import annotations
+
+from rasa_addons.question_classifier import FALLBACK_INTENT, DecisionPolicy, decide
+
+POLICY = DecisionPolicy(
+    answer_threshold=0.3,
+    answer_ratio=2.0,
+    wish_threshold=0.6,
+    other_threshold=0.2,
+    candidate_floor=0.1,
+    max_candidates=3,
+)
+
+
+def test_a_fact_clearly_ahead_is_answered():
+    decision = decide([("faq/consent", 0.62), ("faq/right_objection", 0.2)], POLICY)
+    assert decision.intent == "faq" and decision.fact_id == "consent" and decision.candidates == ()
+
+
+def test_two_close_facts_are_offered_in_order_never_answered():
+    decision = decide([("faq/snds_presentation", 0.41), ("faq/hdh_presentation", 0.35), ("greet", 0.1)], POLICY)
+    assert decision.label == FALLBACK_INTENT and decision.fact_id is None
+    assert decision.candidates == ("faq/snds_presentation", "faq/hdh_presentation")
+
+
+def test_a_wish_starts_a_form_only_when_clear():
+    assert decide([("request_erasure", 0.9), ("faq/right_erasure", 0.05)], POLICY).label == "request_erasure"
+    unsure = decide([("request_erasure", 0.5), ("faq/right_erasure", 0.2)], POLICY)
+    assert unsure.label == FALLBACK_INTENT and unsure.candidates == ("request_erasure", "faq/right_erasure")
+
+
+def test_off_topic_and_small_talk_are_taken_as_before():
+    assert decide([("out_of_scope/chitchat", 0.7), ("faq/cloud_act", 0.05)], POLICY).intent == "out_of_scope"
+    assert decide([("cancel", 0.25), ("inform", 0.2)], POLICY).label == "cancel"
+
+
+def test_off_topic_close_to_a_fact_asks_instead_of_guessing():
+    decision = decide([("out_of_scope/chitchat", 0.4), ("faq/response_deadline", 0.27)], POLICY)
+    assert decision.label == FALLBACK_INTENT and decision.candidates == ("faq/response_deadline",)
+
+
+def test_nothing_plausible_is_declined_without_candidates():
+    decision = decide([("faq/consent", 0.15), ("faq/cloud_act", 0.12), ("greet", 0.11)], POLICY)
+    assert decision.label == FALLBACK_INTENT
+    assert decision.candidates == ("faq/consent", "faq/cloud_act")
+    assert decide([("faq/consent", 0.08), ("greet", 0.07)], POLICY).candidates == ()
+    assert decide([], POLICY).label == FALLBACK_INTENT
+
+
+def test_a_status_question_is_not_a_wish_to_start_a_form():
+    decision = decide([("request_status", 0.35), ("faq/response_deadline", 0.3)], POLICY)
+    assert "request_status" not in decision.candidates
