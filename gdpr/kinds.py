@@ -93,6 +93,8 @@ class RequestKind:
     offer_title: str  # button under a fact that offers this request
     letter_paragraph: str  # str.format() with {scope} and the kind's own fields
     own_fields: Tuple[str, ...] = ()  # fields only this kind asks, after the common ones
+    # A different paragraph where the law differs by the data concerned: ((data_scope, template), …).
+    letter_paragraph_by_scope: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def form(self) -> str:
@@ -112,7 +114,8 @@ class RequestKind:
         return self.fields
 
     def letter_text(self, scope_phrase: str, answers: Mapping[str, str]) -> str:
-        return self.letter_paragraph.format(scope=scope_phrase, **{f: answers.get(f) or "" for f in self.own_fields})
+        template = dict(self.letter_paragraph_by_scope).get(answers.get("data_scope") or "", self.letter_paragraph)
+        return template.format(scope=scope_phrase, **{f: answers.get(f) or "" for f in self.own_fields})
 
 
 KINDS: Dict[str, RequestKind] = {
@@ -155,6 +158,19 @@ KINDS: Dict[str, RequestKind] = {
             "au traitement des données personnelles me concernant {scope}, pour les raisons suivantes, tenant à ma "
             "situation particulière : « {objection_reason} ».",
             ("objection_reason",),
+            # For the SNDS the law guarantees non-availability to anyone who asks (L.1461-7, 5° CSP;
+            # art. 74 loi Informatique et Libertés): the letter asks exactly that, not an end to the
+            # health insurance's own processing of reimbursements, which objection cannot reach.
+            (
+                (
+                    "health_insurance",
+                    "En application de l'article L.1461-7 du code de la santé publique et de l'article 74 de la loi "
+                    "Informatique et Libertés, je vous demande que les données de santé me concernant ne soient pas "
+                    "mises à disposition, dans le cadre du Système national des données de santé (SNDS), pour des "
+                    "projets de recherche, d'étude ou d'évaluation (article L.1461-3, I, 1° du même code). Pour "
+                    "information, mes raisons : « {objection_reason} ».",
+                ),
+            ),
         ),
     )
 }
@@ -180,9 +196,14 @@ SCOPE_LETTER_PHRASES = {
     "hdh_project": "dans le cadre de projets menés sur la Plateforme des données de santé (Health Data Hub)",
     "health_insurance": "par l'Assurance maladie, notamment dans le Système national des données de santé (SNDS)",
 }
+# The organisation that must answer, to the attention of its data-protection officer (fact rights_where).
 CONTROLLERS = {
-    "hdh_project": "Délégué à la protection des données du Health Data Hub (Plateforme des données de santé)",
-    "health_insurance": "Délégué à la protection des données de votre caisse d'Assurance maladie",
+    "hdh_project": (
+        "Plateforme des données de santé (Health Data Hub), à l'attention de son délégué à la protection des données"
+    ),
+    "health_insurance": (
+        "Caisse d'Assurance maladie dont vous dépendez, à l'attention de son délégué à la protection des données"
+    ),
 }
 
 # The console's CSV export: request metadata, then every field.

@@ -19,9 +19,16 @@ class Letter:
     signature: str
 
     def as_text(self) -> str:
-        parts = ["\n".join(self.sender_lines), f"À l'attention du {self.recipient}", f"Objet : {self.subject}"]
+        parts = ["\n".join(self.sender_lines), f"Destinataire : {self.recipient}", f"Objet : {self.subject}"]
         parts += self.paragraphs + [self.signature]
         return "\n\n".join(parts) + "\n"
+
+
+# Filled in by hand on the printed letter: the chat never asks for it (SPEC §4).
+IDENTIFICATION_LINE = (
+    "Pour m'identifier (à compléter à la main) : adresse postale, et pour l'Assurance maladie numéro de sécurité "
+    "sociale : ____________________________________________"
+)
 
 
 def _request_paragraph(request: StoredRequest) -> str:
@@ -35,11 +42,16 @@ def compose_letter(request: StoredRequest, today: dt.date | None = None) -> Lett
     name = f"{request.first_name} {request.last_name}"
     return Letter(
         sender_lines=[name, f"Adresse e-mail pour la réponse : {request.email}"],
-        recipient=request.controller[0].lower() + request.controller[1:],
-        subject=f"{info.label[0].upper() + info.label[1:]} ({info.article}) — référence {request.reference}",
+        recipient=request.controller,
+        # The reference is this service's, not a file number of the controller.
+        subject=f"{info.label[0].upper() + info.label[1:]} ({info.article}), préparée avec le service "
+        f"« Mes données de santé » (référence {request.reference})",
         paragraphs=[
             "Madame, Monsieur,",
             _request_paragraph(request),
+            IDENTIFICATION_LINE,
+            "Exercer ces droits est gratuit (article 12.5 du RGPD). Vous ne pouvez me demander un justificatif "
+            "d'identité qu'en cas de doute raisonnable sur mon identité (article 12.6).",
             "Conformément à l'article 12.3 du RGPD, vous disposez d'un délai d'un mois à compter de la réception "
             "de cette demande pour y répondre. Ce délai peut être prolongé de deux mois, compte tenu de la "
             "complexité et du nombre de demandes, à condition de m'en informer, avec les motifs, dans le premier mois.",

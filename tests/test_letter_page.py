@@ -50,3 +50,29 @@ def test_letter_page_needs_the_key_and_escapes_text(stored):
     ):
         response = client.get(bad)
         assert response.status_code == 404 and "Jeanne" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("scope", ["health_insurance", "hdh_project"])
+def test_an_objection_letter_asks_what_the_law_allows_for_the_data_concerned(tmp_path, scope):
+    repo = RequestRepository(f"sqlite:///{tmp_path / 'app.db'}")
+    answers = {
+        "data_scope": scope,
+        "first_name": "Jeanne",
+        "last_name": "Dupont",
+        "email": "jeanne@example.fr",
+        "objection_reason": "je ne souhaite pas que mes données servent",
+    }
+    for slot, value in answers.items():
+        repo.save_answer("c1", "objection", slot, value)
+    text = compose_letter(repo.submit("c1")).as_text()
+    if scope == "health_insurance":
+        # For the SNDS: non-availability for projects (L.1461-7), never an end to reimbursements.
+        assert "L.1461-7" in text and "ne soient pas mises à disposition" in text
+        assert "je m'oppose au traitement" not in text
+        assert text.index("Destinataire : Caisse d'Assurance maladie") < text.index("Objet")
+    else:
+        assert "article 21 du RGPD" in text and "situation particulière" in text
+        assert "Destinataire : Plateforme des données de santé (Health Data Hub)" in text
+    assert "gratuit (article 12.5 du RGPD)" in text
+    assert "à compléter à la main" in text
+    assert "préparée avec le service « Mes données de santé »" in text
