@@ -166,7 +166,11 @@ class GuardedSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # Browsers do not apply CORS to WebSockets: check the Origin header here.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=allowed_origins())
+        # An engine.io packet larger than a REST body is refused before it is read or cleaned: a
+        # 900 KB message no longer holds Rasa's single event loop (the guard caps text at 1000 chars).
+        sio = AsyncServer(
+            async_mode="sanic", cors_allowed_origins=allowed_origins(), max_http_buffer_size=MAX_BODY_BYTES
+        )
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
 

@@ -57,3 +57,27 @@ def test_bad_input_over_socketio_gets_a_french_reply(assistant):
     long_reply, empty_reply = asyncio.run(exchange(assistant.url, session, ["x" * 5000, "   "], settle=0.5))
     assert "trop long" in long_reply[0]["text"]
     assert "vide" in empty_reply[0]["text"]
+
+
+async def send_oversized(url: str, session_id: str, size: int) -> list:
+    client = socketio.AsyncClient(reconnection=False)
+    received, confirmed = [], asyncio.Event()
+    client.on("session_confirm", lambda data: confirmed.set())
+    client.on("bot_uttered", lambda data: received.append(data))
+    await client.connect(url, socketio_path="/socket.io", transports=["polling"])
+    await client.emit("session_request", {"session_id": session_id})
+    await asyncio.wait_for(confirmed.wait(), 10)
+    await client.emit("user_uttered", {"message": "x" * size, "session_id": session_id})
+    await asyncio.sleep(3)
+    if client.connected:
+        await client.disconnect()
+    return received
+
+
+def test_an_oversized_socketio_packet_is_refused_before_it_is_read(assistant):
+    # 900 KB: far above the 16 KiB a message can need (1000 characters of text at most).
+    received = asyncio.run(send_oversized(assistant.url, f"sio-{uuid.uuid4().hex[:10]}", 900_000))
+    assert received == [], "the server read and answered a 900 KB packet"
+    # The server stays available to everyone else.
+    (reply,) = asyncio.run(exchange(assistant.url, f"sio-{uuid.uuid4().hex[:10]}", ["merci"]))
+    assert any(r.get("text") for r in reply)
