@@ -206,3 +206,13 @@ def test_an_answer_the_form_refuses_is_masked_like_an_accepted_one(assistant, tr
         )
     log = "\n".join(rows)
     assert "Dupontel" not in log and "Marie-Claire" not in log
+
+
+def test_suggestion_buttons_are_filled_without_templating_errors(assistant):
+    log = assistant.workdir / f"rasa-{assistant.port}.log"
+    before = log.read_text(errors="replace").count("interpolator.interpolate.text")
+    replies = assistant.say(sender(), "Bonjour")
+    replies += assistant.say(sender(), "Que savez-vous faire ?")
+    payloads = [b["payload"] for r in replies for b in r.get("buttons") or []]
+    assert payloads and all(p.startswith('/ask_fact{"fact_id":"') and p.endswith('"}') for p in payloads), payloads
+    assert log.read_text(errors="replace").count("interpolator.interpolate.text") == before
