@@ -111,6 +111,11 @@ def request_payload(request: StoredRequest) -> Dict[str, Any]:
     }
 
 
+def status_payload(request: StoredRequest) -> Dict[str, Any]:
+    """What a status reply carries: the request without its letter link (SPEC §3.3)."""
+    return {k: v for k, v in request_payload(request).items() if k != "letter_url"}
+
+
 FORM_SLOTS_TO_RESET = (*ALL_FIELDS, "request_confirmed", "invalid_answers", "requested_slot")
 
 

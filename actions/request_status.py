@@ -19,7 +19,7 @@ from actions.request_common import (
     is_digression,
     latest_intent,
     repository,
-    request_payload,
+    status_payload,
     tell_storage_unavailable,
 )
 from gdpr.requests import StorageUnavailable, emails_match
@@ -140,6 +140,8 @@ class ActionShowRequestStatus(Action):
             )
         dispatcher.utter_message(
             text=text,
-            json_message={"request_status": {**request_payload(request), "found": True}},
+            # Never the letter's link: its key would give the letter (name, e-mail, free text) to anyone
+            # who knows a reference and the e-mail; the citizen has the link from the confirmation.
+            json_message={"request_status": {**status_payload(request), "found": True}},
         )
         return events

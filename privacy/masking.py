@@ -10,6 +10,7 @@ EMAIL_MASK = "[e-mail masqué]"
 PHONE_MASK = "[téléphone masqué]"
 NIR_MASK = "[NIR masqué]"
 VALUE_MASK = "[masqué]"
+KEY_MASK = "[clé masquée]"
 
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # French social-security number (NIR): 13 digits (+ 2-digit key), often typed with
@@ -18,6 +19,8 @@ _NIR = re.compile(
     r"(?<![\w])[12][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[AaBb])[\s.]?\d{3}[\s.]?\d{3}(?:[\s.]?\d{2})?(?![\w])"
 )
 _LONG_DIGITS = re.compile(r"(?<![\w-])\d(?:[\s.]?\d){10,}(?![\w])")
+# The secret key of a letter link (/lettre/<reference>?cle=…): whoever has it reads the letter.
+_LETTER_KEY = re.compile(r"([?&]cle=)[A-Za-z0-9_-]+")
 _PHONE = re.compile(r"(?<![\w])(?:(?:\+|00)\s?33[\s.-]?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\w])")
 
 
@@ -37,6 +40,8 @@ def _mask(text: str, known: Optional[Pattern[str]]) -> str:
     if not text:
         return text
     masked = _EMAIL.sub(EMAIL_MASK, text) if "@" in text else text
+    if "cle=" in masked:
+        masked = _LETTER_KEY.sub(r"\1" + KEY_MASK, masked)
     if _DIGIT.search(masked):  # NIR, phone numbers and long numbers all need digits
         masked = _NIR.sub(NIR_MASK, masked)
         masked = _PHONE.sub(PHONE_MASK, masked)
@@ -45,7 +50,7 @@ def _mask(text: str, known: Optional[Pattern[str]]) -> str:
 
 
 def mask_text(text: str, known_values: Iterable[str] = ()) -> str:
-    """Mask e-mails, NIR-like numbers, phone numbers and the given known values."""
+    """Mask e-mails, NIR-like numbers, phone numbers, letter keys and the given known values."""
     return _mask(text, _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str))))
 
 

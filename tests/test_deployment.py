@@ -85,3 +85,10 @@ def test_env_example_holds_every_secret_the_compose_file_uses():
         line.split("=", 1)[0].lstrip("# ") for line in (DOCKER / ".env.example").read_text().splitlines() if "=" in line
     }
     assert used <= documented, used - documented
+
+
+def test_nginx_logs_no_query_string():
+    conf = (DOCKER / "nginx.conf").read_text()
+    fmt = next(line for line in conf.splitlines() if line.startswith("log_format no_query"))
+    assert "$uri" in fmt and "$request_uri" not in fmt and '"$request ' not in fmt and "$args" not in fmt
+    assert "access_log /var/log/nginx/access.log no_query;" in conf

@@ -49,3 +49,12 @@ def test_nested_values_are_masked():
 def test_contains_nir():
     assert contains_nir("voici 1 85 05 78 006 084 36")
     assert not contains_nir("HDH-2026-000123")
+
+
+def test_a_letter_links_secret_key_is_masked_wherever_it_appears():
+    from privacy.masking import KEY_MASK
+
+    text = "Votre lettre : https://exemple.fr/lettre/HDH-2026-000001?cle=Ab3_x-9Zq and more"
+    assert mask_text(text) == f"Votre lettre : https://exemple.fr/lettre/HDH-2026-000001?cle={KEY_MASK} and more"
+    nested = mask_value({"request": {"letter_url": "http://h/lettre/HDH-2026-000001?x=1&cle=secretKEY123"}})
+    assert nested["request"]["letter_url"].endswith(f"&cle={KEY_MASK}")

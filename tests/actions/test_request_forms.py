@@ -273,6 +273,9 @@ def test_status_needs_the_matching_email(app_database):
         if found:
             assert "ne l'a pas envoyée au responsable" in messages[0]["text"]
             assert "au plus tard" not in messages[0]["text"]
+            status = messages[0]["custom"]["request_status"]
+            assert status["reference"] == request.reference and "letter_url" not in status
+            assert request.letter_key not in str(messages), "the letter's key is never in a status reply"
         assert slots["status_email"] is None
     tracker = make_tracker(
         "inform", "x", slots={"request_reference": "HDH-2026-999999", "status_email": "jeanne@example.fr"}

@@ -149,8 +149,9 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
         )
     log = "\n".join(rows)
     assert reference in log
-    for secret in ("Jeanne", "Dupont-Martin", "jeanne.dupont@example.fr", "jeanne.dupont"):
+    for secret in ("Jeanne", "Dupont-Martin", "jeanne.dupont@example.fr", "jeanne.dupont", stored.letter_key):
         assert secret not in log, f"{secret!r} stored in clear in the conversation log"
+    assert "letter_url" not in status, "a status reply never carries the letter's key"
 
 
 def test_rectification_with_a_digression(assistant, results_dir):

@@ -253,3 +253,24 @@ def test_progress_arriving_late_still_joins_its_question(browser, web_app):
         assert question.get_by_role("button", name="Un projet de recherche du Health Data Hub").count() == 1
         page.reload()  # what the widget stored is the same single, complete reply
         assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
+
+
+def test_a_letter_links_key_is_shown_but_never_stored(browser, web_app):
+    link = "https://exemple.fr/lettre/HDH-2026-000001?cle=SECRETkey123"
+
+    def route(socket):
+        server = socket.connect_to_server()
+
+        def from_server(message):
+            if isinstance(message, str) and '"bot_uttered"' in message and '"text":"' in message:
+                message = message.replace('"text":"', f'"text":"Votre lettre : {link} — ', 1)
+            socket.send(message)
+
+        server.on_message(from_server)
+
+    with widget_page(browser, web_app, route) as page:
+        open_widget(page)
+        answer = ask(page, "Qu'est-ce que le SNDS ?")
+        assert "SECRETkey123" in answer.inner_text()
+        stored = page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+        assert "HDH-2026-000001" in stored and "SECRETkey123" not in stored

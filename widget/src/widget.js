@@ -30,7 +30,12 @@
     return { sessionId: newSessionId(), items: [], open: false };
   }
   function saveState() {
-    try { window.localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    // A letter link's secret key (?cle=…) never goes to storage: anyone using this browser later
+    // could read the letter. The link works in the message as it arrived, not after a reload.
+    var json = JSON.stringify(state, function (key, value) {
+      return typeof value === "string" ? value.replace(/([?&]cle=)[A-Za-z0-9_-]+/g, "$1[clé retirée]") : value;
+    });
+    try { window.localStorage.setItem(STORE_KEY, json); } catch (e) { /* private mode */ }
   }
   function newSessionId() {
     var bytes = new Uint8Array(16);
