@@ -133,6 +133,17 @@ def with_fallback_reply(messages: List[Dict[str, Any]], sender: str) -> List[Dic
     ]
 
 
+class OriginCheckingServer(AsyncServer):
+    """python-socketio's server that checks the Origin header (browsers do not apply CORS to
+    WebSockets) but leaves the CORS response headers to the Rasa server's own CORS handling
+    (`--cors`): both adding them gave two Access-Control-Allow-Origin values, which browsers
+    refuse, so the polling transport (and rasa-webchat) could not connect."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.eio._cors_headers = lambda environ: []
+
+
 class GuardedSocketIOOutput(SocketIOOutput):
     """Sends `custom` payloads as `{"custom": ...}` like the REST channel (Rasa 3.6 passes
     them to `emit` as keyword arguments, which fails), and counts what it sends so that a
@@ -168,7 +179,7 @@ class GuardedSocketIOInput(SocketIOInput):
         # Browsers do not apply CORS to WebSockets: check the Origin header here.
         # An engine.io packet larger than a REST body is refused before it is read or cleaned: a
         # 900 KB message no longer holds Rasa's single event loop (the guard caps text at 1000 chars).
-        sio = AsyncServer(
+        sio = OriginCheckingServer(
             async_mode="sanic", cors_allowed_origins=allowed_origins(), max_http_buffer_size=MAX_BODY_BYTES
         )
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)

@@ -81,3 +81,27 @@ def test_an_oversized_socketio_packet_is_refused_before_it_is_read(assistant):
     # The server stays available to everyone else.
     (reply,) = asyncio.run(exchange(assistant.url, f"sio-{uuid.uuid4().hex[:10]}", ["merci"]))
     assert any(r.get("text") for r in reply)
+
+
+def test_polling_answers_a_browser_with_one_allow_origin_header(assistant):
+    """Chromium refuses a response with two Access-Control-Allow-Origin values, which broke every
+    standard socket.io client (rasa-webchat) and any fallback to long-polling."""
+    import requests
+
+    origin = assistant.env["CORS_ORIGINS"].split()[0]
+    response = requests.get(
+        f"{assistant.url}/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        headers={"Origin": origin},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    values = [v for k, v in response.raw.headers.items() if k.lower() == "access-control-allow-origin"]
+    assert values == [origin]
+    foreign = requests.get(
+        f"{assistant.url}/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        headers={"Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert foreign.status_code == 400, "a foreign origin is still refused"

@@ -274,3 +274,24 @@ def test_a_letter_links_key_is_shown_but_never_stored(browser, web_app):
         assert "SECRETkey123" in answer.inner_text()
         stored = page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
         assert "HDH-2026-000001" in stored and "SECRETkey123" not in stored
+
+
+def test_the_widget_falls_back_to_polling_when_websockets_are_blocked(browser, web_app):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        # A network that blocks WebSockets: every connection fails before it opens.
+        page.add_init_script(
+            "window.WebSocket = function () { var ws = this; ws.readyState = 3; setTimeout(function () {"
+            " if (ws.onerror) ws.onerror(new Event('error'));"
+            " if (ws.onclose) ws.onclose({code: 1006, reason: ''}); }, 20); };"
+        )
+        polled = []
+        page.on("request", lambda r: polled.append(r.url) if "transport=polling" in r.url else None)
+        page.goto(web_app.url + "/")
+        open_widget(page)
+        answer = ask(page, "Qu'est-ce que le SNDS ?")
+        assert "Système national des données de santé" in answer.inner_text()
+        assert polled, "the answer did not come over long-polling"
+    finally:
+        context.close()

@@ -247,7 +247,8 @@
     // A citizen learns within seconds that the service is slow to answer, and within about half a
     // minute at worst (4 attempts of 5 s, 1-4 s apart) that it is unreachable; their message is kept.
     socket = window.io(SERVER, {
-      path: "/socket.io", transports: ["websocket"], reconnectionAttempts: 3, timeout: 5000, reconnectionDelayMax: 4000,
+      // WebSocket first; long-polling when a network blocks WebSockets.
+      path: "/socket.io", transports: ["websocket", "polling"], tryAllTransports: true, reconnectionAttempts: 3, timeout: 5000, reconnectionDelayMax: 4000,
     });
     socket.on("connect", function () {
       socket.emit("session_request", { session_id: state.sessionId });
