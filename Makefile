@@ -37,7 +37,7 @@ install: $(STAMP) $(WEB_ASSETS) ## Create the virtual environment and install th
 $(WEB_ASSETS): widget/package.json widget/package-lock.json $(STAMP)
 	@command -v npm > /dev/null || { echo "npm is needed for the widget's assets (apt-get install npm, or Node.js 18+)"; exit 1; }
 	@mkdir -p var/logs
-	@cd widget && npm ci --no-audit --no-fund --loglevel=error > ../var/logs/npm.log 2>&1 || { tail -20 ../var/logs/npm.log; exit 1; }
+	@cd widget && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error > ../var/logs/npm.log 2>&1 || { tail -20 ../var/logs/npm.log; exit 1; }
 	@$(PY) -m webapp.assets
 	@touch $@
 
