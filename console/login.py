@@ -1,10 +1,12 @@
-"""Login and logout, with a per-app throttle on failed attempts."""
+"""Login and logout, with a throttle on failed attempts and a cap on concurrent password checks."""
 
 from __future__ import annotations
 
+import math
+import threading
 import time
-from collections import defaultdict, deque
-from typing import Deque, Dict, Optional
+from collections import deque
+from typing import Deque, Dict, List, Optional, Tuple
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
@@ -12,35 +14,68 @@ from console.accounts import authenticate
 
 blueprint = Blueprint("login", __name__)
 LOGIN_WINDOW_SECONDS = 300
-LOGIN_FREE_ATTEMPTS = 3
+LOGIN_FREE_ATTEMPTS = 3  # per address and account
+ADDRESS_FREE_ATTEMPTS = 10  # per address, whatever the account: random user names are slowed too
+MAX_CONCURRENT_CHECKS = 2  # each check costs an argon2 hash (64 MiB, tens of ms): citizens' pages share the server
+CHECK_WAIT_SECONDS = 1.0
 
 
 class LoginThrottle:
-    """Failed attempts per (address, username): after three, each wait doubles (up to 5 min)."""
+    """Failed attempts per (address, account) and per address: past the free attempts, each wait
+    doubles (up to 5 min). An attempt is counted before its password is checked, under a lock, so
+    parallel attempts cannot slip past the count; a success takes its own count back."""
 
     def __init__(self) -> None:
-        self._failures: Dict[str, Deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._failures: Dict[str, Deque[float]] = {}
+        self.checks = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
 
-    def delay(self, key: str) -> int:
-        """Seconds to wait before another attempt."""
-        now = time.monotonic()
-        attempts = self._failures[key]
-        while attempts and attempts[0] < now - LOGIN_WINDOW_SECONDS:
-            attempts.popleft()
-        extra = len(attempts) - LOGIN_FREE_ATTEMPTS
+    @staticmethod
+    def _keys(address: str, username: str) -> List[Tuple[str, int]]:
+        return [(f"{address}|{username}", LOGIN_FREE_ATTEMPTS), (f"{address}|*", ADDRESS_FREE_ATTEMPTS)]
+
+    def _prune(self, now: float) -> None:
+        for key in list(self._failures):
+            attempts = self._failures[key]
+            while attempts and attempts[0] < now - LOGIN_WINDOW_SECONDS:
+                attempts.popleft()
+            if not attempts:
+                del self._failures[key]
+
+    def _wait(self, key: str, free: int, now: float) -> int:
+        attempts = self._failures.get(key) or deque()
+        extra = len(attempts) - free
         if extra < 0:
             return 0
-        wait = min(2**extra, 300)
-        return max(0, int(attempts[-1] + wait - now))
+        return max(0, math.ceil(attempts[-1] + min(2**extra, 300) - now))
 
-    def failed(self, key: str) -> None:
-        self._failures[key].append(time.monotonic())
+    def reserve(self, address: str, username: str) -> int:
+        """Seconds to wait before another attempt; 0 means go, and the attempt is counted."""
+        with self._lock:
+            now = time.monotonic()
+            self._prune(now)
+            wait = max(self._wait(key, free, now) for key, free in self._keys(address, username))
+            if wait:
+                return wait
+            for key, _ in self._keys(address, username):
+                self._failures.setdefault(key, deque()).append(now)
+            return 0
 
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+    def succeeded(self, address: str, username: str) -> None:
+        with self._lock:
+            account, per_address = self._keys(address, username)
+            self._failures.pop(account[0], None)
+            attempts = self._failures.get(per_address[0])
+            if attempts:
+                attempts.pop()
+
+    def tracked_keys(self) -> int:
+        with self._lock:
+            return len(self._failures)
 
     def clear(self) -> None:
-        self._failures.clear()
+        with self._lock:
+            self._failures.clear()
 
 
 def throttle() -> LoginThrottle:
@@ -61,20 +96,26 @@ def login():
     error = None
     if request.method == "POST":
         username = request.form.get("identifiant", "").strip().lower()[:100]
-        key = f"{request.remote_addr}|{username}"
-        wait = throttle().delay(key)
+        address = request.remote_addr or "?"
+        wait = throttle().reserve(address, username)
         if wait:
             error = f"Trop de tentatives : réessayez dans {wait} secondes."
             return render_template("console/login.html", error=error), 429
-        if authenticate(current_app.config["REPOSITORY"], username, request.form.get("mot_de_passe", "")):
-            throttle().succeeded(key)
+        if not throttle().checks.acquire(timeout=CHECK_WAIT_SECONDS):
+            error = "Le service de connexion est très sollicité : réessayez dans quelques secondes."
+            return render_template("console/login.html", error=error), 429
+        try:
+            valid = authenticate(current_app.config["REPOSITORY"], username, request.form.get("mot_de_passe", ""))
+        finally:
+            throttle().checks.release()
+        if valid:
+            throttle().succeeded(address, username)
             session.clear()
             session["operator"] = username
             session.permanent = True
             return redirect(
                 safe_return_path(request.args.get("suivant", "")) or url_for("console.requests.requests_queue")
             )
-        throttle().failed(key)
         error = "Identifiant ou mot de passe incorrect."
         return render_template("console/login.html", error=error), 401
     return render_template("console/login.html", error=error)

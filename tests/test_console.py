@@ -358,3 +358,115 @@ def test_hesitations_show_the_offered_readings_and_the_citizens_choice(app):
     listed = client.get("/console/conversations?hesitation=1").get_data(as_text=True)
     assert "/console/conversations/picked" in listed and "/console/conversations/other" in listed
     assert "/console/conversations/fact" not in listed and "/console/conversations/xss" not in listed
+
+
+def test_random_user_names_from_one_address_are_slowed_too(app):
+    from console.login import ADDRESS_FREE_ATTEMPTS
+
+    client = app.test_client()
+    statuses = []
+    for i in range(ADDRESS_FREE_ATTEMPTS + 2):
+        token = csrf(client, "/console/connexion")
+        statuses.append(
+            client.post(
+                "/console/connexion", data={"identifiant": f"inconnu{i}", "mot_de_passe": "x" * 12, "csrf": token}
+            ).status_code
+        )
+    assert statuses[:ADDRESS_FREE_ATTEMPTS] == [401] * ADDRESS_FREE_ATTEMPTS
+    assert statuses[ADDRESS_FREE_ATTEMPTS:] == [429, 429]
+
+
+def test_parallel_attempts_cannot_slip_past_the_count(app, monkeypatch):
+    import threading
+
+    from console import login as login_module
+
+    checked, lock = [], threading.Lock()
+    real = login_module.authenticate
+
+    def counting(*args):
+        with lock:
+            checked.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(login_module, "authenticate", counting)
+    token_client = app.test_client()
+    token = csrf(token_client, "/console/connexion")
+    barrier = threading.Barrier(16)
+
+    def attempt():
+        client = app.test_client()
+        with client.session_transaction() as s:
+            s["csrf"] = token
+        barrier.wait()
+        client.post(
+            "/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": "faux mot de passe", "csrf": token}
+        )
+
+    threads = [threading.Thread(target=attempt) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(checked) == login_module.LOGIN_FREE_ATTEMPTS, "each counted attempt is checked once, no more"
+
+
+def test_password_checks_run_a_few_at_a_time(app, monkeypatch):
+    import threading
+    import time
+
+    from console import login as login_module
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow(*args):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(1.5)
+        with lock:
+            running[0] -= 1
+        return False
+
+    monkeypatch.setattr(login_module, "authenticate", slow)
+    token = csrf(app.test_client(), "/console/connexion")
+    statuses, barrier = [], threading.Barrier(6)
+
+    def attempt(i):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{i}"
+        with client.session_transaction() as s:
+            s["csrf"] = token
+        barrier.wait()
+        statuses.append(
+            client.post(
+                "/console/connexion", data={"identifiant": f"agent{i}", "mot_de_passe": "x" * 12, "csrf": token}
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == login_module.MAX_CONCURRENT_CHECKS
+    assert statuses.count(429) == 6 - login_module.MAX_CONCURRENT_CHECKS and statuses.count(401) == 2
+
+
+def test_the_throttle_forgets_old_attempts():
+    import time
+
+    from console.login import LOGIN_WINDOW_SECONDS, LoginThrottle
+
+    throttle = LoginThrottle()
+    for i in range(50):
+        assert throttle.reserve(f"10.0.{i}.1", "user") == 0
+    assert throttle.tracked_keys() == 100  # one account key and one address key each
+    later = time.monotonic() + LOGIN_WINDOW_SECONDS + 1
+    original = time.monotonic
+    time.monotonic = lambda: later
+    try:
+        throttle.reserve("10.0.0.2", "someone")
+    finally:
+        time.monotonic = original
+    assert throttle.tracked_keys() == 2, "expired attempts are pruned, not kept forever"
