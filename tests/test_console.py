@@ -470,3 +470,23 @@ def test_the_throttle_forgets_old_attempts():
     finally:
         time.monotonic = original
     assert throttle.tracked_keys() == 2, "expired attempts are pruned, not kept forever"
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(app):
+    repo = app.config["REPOSITORY"]
+    answers = {
+        "data_scope": "hdh_project",
+        "first_name": "=1+1",
+        "last_name": "@SUM(A1)",
+        "email": "x@example.fr",
+        "objection_reason": "-cmd|' /C calc'!A0",
+    }
+    for slot, value in answers.items():
+        repo.save_answer("formulas", "objection", slot, value)
+    repo.submit("formulas")
+    client = app.test_client()
+    login(client)
+    rows = client.get("/console/demandes.csv").get_data(as_text=True).splitlines()
+    row = next(r for r in rows if "x@example.fr" in r)
+    assert "'=1+1" in row and "'@SUM(A1)" in row and "'-cmd|" in row
+    assert ";=1+1" not in row and ";@SUM" not in row
