@@ -12,6 +12,7 @@ VENDOR = ROOT / "webapp" / "static" / "vendor"
 FILES = {
     "@gouvfr/dsfr/dist/dsfr.min.css": "dsfr/dsfr.min.css",
     "@gouvfr/dsfr/dist/fonts": "dsfr/fonts",
+    "@gouvfr/dsfr/dist/icons": "dsfr/icons",  # dsfr.min.css draws its icons from here (e.g. external links)
     "socket.io-client/dist/socket.io.min.js": "socket.io.min.js",
     "axe-core/axe.min.js": "axe.min.js",
 }

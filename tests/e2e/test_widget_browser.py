@@ -295,3 +295,35 @@ def test_the_widget_falls_back_to_polling_when_websockets_are_blocked(browser, w
         assert polled, "the answer did not come over long-polling"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width, height", [(360, 740), (320, 568), (740, 360)])
+def test_on_a_phone_the_page_fits_and_the_widget_opens_by_tap(browser, web_app, results_dir, width, height):
+    """As a phone renders the page (mobile emulation: the viewport meta tag applies, touch input)."""
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        locale="fr-FR",
+    )
+    try:
+        page = context.new_page()
+        failed = []
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.goto(web_app.url + "/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+        launcher = page.get_by_role("button", name="Une question sur vos données de santé ?")
+        box = launcher.bounding_box()
+        assert box and box["x"] >= 0 and box["y"] >= 0
+        assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, box
+        launcher.tap()
+        page.get_by_label("Votre question").wait_for()
+        answer = ask(page, "Qu'est-ce que le SNDS ?")
+        assert "Système national des données de santé" in answer.inner_text()
+        assert page.get_by_label("Votre question").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+        page.screenshot(path=str(results_dir / f"widget-phone-{width}x{height}.png"))
+        assert failed == [], failed
+    finally:
+        context.close()
