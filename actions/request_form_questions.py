@@ -29,6 +29,18 @@ def intro(kind: str, steps: int) -> str:
     )
 
 
+def asked_before(tracker, form: str, slot: str) -> bool:
+    """Whether this form, since it last started, already asked for `slot` before this turn (the
+    form sets `requested_slot` each time it asks)."""
+    asked = 0
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            break
+        if event.get("event") == "slot" and event.get("name") == "requested_slot" and event.get("value") == slot:
+            asked += 1
+    return asked >= 2
+
+
 class AskSlotAction(Action, abc.ABC):
     """Ask one question of a request form, with the form's progress (one subclass per slot)."""
 
@@ -44,7 +56,8 @@ class AskSlotAction(Action, abc.ABC):
         form = (tracker.active_loop or {}).get("name") or ""
         progress = form_progress(form, self.slot, domain)
         text = FIELDS[self.slot].question
-        if progress["step"] == 1 and form in KIND_BY_FORM:
+        if progress["step"] == 1 and form in KIND_BY_FORM and not asked_before(tracker, form, self.slot):
+            # The introduction is said once; after an invalid answer the question comes alone.
             text = intro(KIND_BY_FORM[form].name, progress["steps"]) + text
         buttons = SCOPE_BUTTONS if self.slot == "data_scope" else []
         dispatcher.utter_message(text=text, buttons=buttons, json_message={"form": progress})

@@ -282,3 +282,34 @@ def test_status_needs_the_matching_email(app_database):
     )
     messages, _, _ = run(ActionShowRequestStatus(), tracker)
     assert messages[0]["custom"]["request_status"]["found"] is False
+
+
+def test_the_introduction_is_said_once_then_the_question_comes_alone():
+    start = [
+        {"event": "active_loop", "name": "erasure_request_form"},
+        {"event": "slot", "name": "requested_slot", "value": "data_scope"},
+    ]
+    first = make_tracker(
+        "request_erasure",
+        "je veux effacer mes données",
+        events=start,
+        active_loop={"name": "erasure_request_form"},
+        slots={"requested_slot": "data_scope"},
+    )
+    messages, _, _ = run(AskDataScope(), first)
+    assert "Je vais préparer votre demande d'effacement" in messages[0]["text"]
+    again = start + [
+        {"event": "user", "text": "euh"},
+        {"event": "slot", "name": "data_scope", "value": None},
+        {"event": "slot", "name": "requested_slot", "value": "data_scope"},
+    ]
+    second = make_tracker(
+        "inform",
+        "euh",
+        events=again,
+        active_loop={"name": "erasure_request_form"},
+        slots={"requested_slot": "data_scope"},
+    )
+    messages, _, _ = run(AskDataScope(), second)
+    assert "Je vais préparer" not in messages[0]["text"] and messages[0]["buttons"]
+    assert messages[0]["custom"]["form"]["step"] == 1

@@ -85,3 +85,13 @@ def test_something_else_gets_the_honest_answer(assistant):
     replies = assistant.say(new_sender(), "/something_else")
     assert customs(replies)[0]["fallback"] == "none_of_these"
     assert form_step(replies) is None
+
+
+def test_a_reasked_question_does_not_repeat_the_introduction(assistant):
+    citizen = new_sender()
+    first = assistant.say(citizen, "je veux faire effacer mes données de santé")
+    assert "Je vais préparer votre demande d'effacement" in texts(first)
+    again = assistant.say(citizen, "je ne sais pas trop")
+    assert form_step(again) == {"name": "erasure_request_form", "step": 1, "steps": 5}
+    assert "Je vais préparer" not in texts(again)
+    assert "Je n'ai pas compris de quelles données il s'agit" in texts(again)
