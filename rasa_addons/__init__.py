@@ -14,7 +14,8 @@ def install() -> None:
     """Apply the project's changes to Rasa, once (each step is idempotent):
     - a citizen waits at most ACTION_TIMEOUT_SECONDS for the action server (Rasa: 5 minutes);
     - the measured speed fixes (rasa_addons.speedups, off with RASA_SPEEDUPS=0);
-    - a conversation that trips Rasa's circuit breaker recovers (rasa_addons.conversation_recovery)."""
+    - a conversation that trips Rasa's circuit breaker recovers (rasa_addons.conversation_recovery);
+    - the server's `/` does not advertise Rasa's version."""
     import rasa.core.actions.action as rasa_actions
 
     import settings
@@ -23,3 +24,29 @@ def install() -> None:
     rasa_actions.DEFAULT_REQUEST_TIMEOUT = settings.action_timeout_seconds()
     speedups.apply()
     conversation_recovery.install()
+    _hide_version()
+
+
+def _hide_version() -> None:
+    """Rasa answers `/` with « Hello from Rasa: <version> »: keep the greeting (health checks use
+    `/`), drop the version, which only helps someone looking for a known flaw."""
+    import rasa.server as rasa_server
+    from sanic import response
+
+    if getattr(rasa_server.create_app, "hides_version", False):
+        return
+    create_app = rasa_server.create_app
+
+    def create_app_without_version(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+
+        @app.on_response
+        async def without_version(request, reply):
+            if request.path == "/" and reply.body and reply.body.startswith(b"Hello from Rasa"):
+                return response.text("Hello from Rasa")
+            return None
+
+        return app
+
+    create_app_without_version.hides_version = True
+    rasa_server.create_app = create_app_without_version

@@ -105,3 +105,11 @@ def test_no_secret_in_the_process_list(wrong_secret_server, assistant):
     response = requests.get(f"{assistant.url}/status", timeout=10)
     assert response.status_code == 401, "the API still requires its token"
     assert requests.get(f"{assistant.url}/status", params={"token": API_TOKEN}, timeout=10).status_code == 200
+
+
+def test_the_rasa_server_does_not_advertise_its_version(assistant):
+    import rasa
+
+    reply = requests.get(f"{assistant.url}/", timeout=10)
+    assert reply.status_code == 200 and reply.text == "Hello from Rasa"
+    assert rasa.__version__ not in reply.text
