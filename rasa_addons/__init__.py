@@ -14,8 +14,7 @@ def install() -> None:
     """Apply the project's changes to Rasa, once (each step is idempotent):
     - a citizen waits at most ACTION_TIMEOUT_SECONDS for the action server (Rasa: 5 minutes);
     - the measured speed fixes (rasa_addons.speedups, off with RASA_SPEEDUPS=0);
-    - a conversation that trips Rasa's circuit breaker recovers (rasa_addons.conversation_recovery);
-    - the server's `/` does not advertise Rasa's version."""
+    - a conversation that trips Rasa's circuit breaker recovers (rasa_addons.conversation_recovery)."""
     import rasa.core.actions.action as rasa_actions
 
     import settings
@@ -24,12 +23,12 @@ def install() -> None:
     rasa_actions.DEFAULT_REQUEST_TIMEOUT = settings.action_timeout_seconds()
     speedups.apply()
     conversation_recovery.install()
-    _hide_version()
 
 
-def _hide_version() -> None:
+def hide_version() -> None:
     """Rasa answers `/` with « Hello from Rasa: <version> »: keep the greeting (health checks use
-    `/`), drop the version, which only helps someone looking for a known flaw."""
+    `/`), drop the version, which only helps someone looking for a known flaw. Called by the
+    launcher only: importing rasa.server loads Rasa's test tooling, which nothing else needs."""
     import rasa.server as rasa_server
     from sanic import response
 

@@ -21,6 +21,7 @@ def main() -> None:
         raise SystemExit("Pass the API token in RASA_API_TOKEN, not on the command line.")
     sys.argv = [sys.argv[0], "run", *arguments] + (["--auth-token", token] if token else [])
     rasa_addons.install()
+    rasa_addons.hide_version()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
