@@ -14,18 +14,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import STARTER_FACT_IDS, fact_button, fact_buttons, fallback_payload
-from gdpr.kinds import KINDS
+from gdpr.kinds import KIND_BY_INTENT, KINDS
 from training.facts import default_catalogue
 
 REASON_BY_INTENT = {"out_of_scope": "out_of_scope", "nlu_fallback": "low_confidence", "something_else": "none_of_these"}
 RESPONSE_BY_REASON = {"out_of_scope": "utter_out_of_scope", "low_confidence": "utter_not_sure"}
 SOMETHING_ELSE_BUTTON = {"title": "Autre chose", "payload": "/something_else"}
 FACT_LABEL = "faq/"
-WISH_LABEL = "request_"
-
-
-def _kind_of_wish(label: str):
-    return KINDS.get(label[len(WISH_LABEL) :]) if label.startswith(WISH_LABEL) else None
 
 
 def candidate_choices(labels: List[str]) -> List[Dict[str, str]]:
@@ -36,8 +31,8 @@ def candidate_choices(labels: List[str]) -> List[Dict[str, str]]:
         if label.startswith(FACT_LABEL) and label[len(FACT_LABEL) :] in catalogue:
             fact = catalogue[label[len(FACT_LABEL) :]]
             choices.append({"id": fact.id, **fact_button(fact)})
-        elif _kind_of_wish(label) is not None:
-            kind = _kind_of_wish(label)
+        elif label in KIND_BY_INTENT:
+            kind = KIND_BY_INTENT[label]
             choices.append({"id": kind.form, "title": kind.offer_title, "payload": f"/{kind.intent}"})
     return choices
 

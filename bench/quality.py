@@ -194,13 +194,10 @@ def cross_validate_project(examples: List[Example], folds: int = 5) -> Scores:
     """The project's classifier and decision, retrained on each fold in-process (seconds)."""
     from sklearn.model_selection import StratifiedKFold
 
-    from rasa_addons.question_classifier import DecisionPolicy, build_model, decide
+    from rasa_addons.question_classifier import DecisionPolicy, build_model, decide, rank_labels
+    from training.evaluation import classifier_config
 
-    component = next(
-        c
-        for c in yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]
-        if c["name"].endswith("QuestionClassifier")
-    )
+    component = classifier_config()
     policy = DecisionPolicy.from_config(component)
     labels = [e.intent for e in examples]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
@@ -209,12 +206,8 @@ def cross_validate_project(examples: List[Example], folds: int = 5) -> Scores:
         model = build_model(component.get("regularisation", 50.0))
         model.fit([examples[i].text for i in train_index], [labels[i] for i in train_index])
         texts = [examples[i].text for i in test_index]
-        for text, row in zip(texts, model.predict_proba(texts), strict=True):
-            ranked = sorted(zip(model.classes_, row, strict=True), key=lambda x: -x[1])[:10]
-            d = decide([(str(label), float(p)) for label, p in ranked], policy)
-            understood[text] = Understanding(
-                d.intent, d.confidence, d.fact_id, d.confidence if d.fact_id else 0.0, d.candidates
-            )
+        for text, ranking in zip(texts, rank_labels(model, texts), strict=True):
+            understood[text] = Understanding.from_decision(decide(ranking, policy))
     return score(f"Le projet ({folds} plis)", examples, understood, (0.0, 0.0))
 
 

@@ -79,7 +79,10 @@ class LoginThrottle:
 
 
 def throttle() -> LoginThrottle:
-    return current_app.extensions.setdefault("login_throttle", LoginThrottle())
+    """The app's throttle, created on first use (one per app: tests get a fresh one)."""
+    if "login_throttle" not in current_app.extensions:
+        current_app.extensions.setdefault("login_throttle", LoginThrottle())
+    return current_app.extensions["login_throttle"]
 
 
 def safe_return_path(target: str) -> Optional[str]:

@@ -176,6 +176,14 @@ KINDS: Dict[str, RequestKind] = {
 }
 
 KIND_BY_FORM: Dict[str, RequestKind] = {k.form: k for k in KINDS.values()}
+KIND_BY_INTENT: Dict[str, RequestKind] = {k.intent: k for k in KINDS.values()}
+
+
+def is_wish(label: str) -> bool:
+    """An NLU label that starts a request form (asking a request's status starts nothing)."""
+    return label in KIND_BY_INTENT
+
+
 REQUEST_FORMS: Tuple[str, ...] = tuple(KIND_BY_FORM)
 
 # Every field any kind collects, in a stable order (common ones first).

@@ -36,13 +36,13 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from gdpr.kinds import is_wish
+
 logger = logging.getLogger(__name__)
 
 FACT_PREFIX = "faq/"
 RETRIEVAL_INTENTS = ("faq", "out_of_scope")
 FALLBACK_INTENT = "nlu_fallback"
-WISH_PREFIX = "request_"
-NOT_A_WISH = ("request_status",)  # asking a status starts nothing the citizen did not ask for
 RANKING_LENGTH = 10
 # Button payloads and form answers are never classified by the model (Rasa parses /intent{…}).
 UNTRAINED_INTENTS = ("ask_fact",)
@@ -50,10 +50,6 @@ UNTRAINED_INTENTS = ("ask_fact",)
 
 def is_fact(label: str) -> bool:
     return label.startswith(FACT_PREFIX)
-
-
-def is_wish(label: str) -> bool:
-    return label.startswith(WISH_PREFIX) and label not in NOT_A_WISH
 
 
 @dataclass(frozen=True)
@@ -128,6 +124,16 @@ def build_model(regularisation: float = 50.0) -> Any:
     return Pipeline([("features", features), ("classifier", LogisticRegression(C=regularisation, max_iter=5000))])
 
 
+def rank_labels(model: Any, texts: List[str]) -> List[List[Tuple[str, float]]]:
+    """Each text's best labels (at most RANKING_LENGTH), most probable first."""
+    labels = model.classes_
+    result = []
+    for row in model.predict_proba(texts):
+        order = row.argsort()[::-1][:RANKING_LENGTH]
+        result.append([(str(labels[i]), float(row[i])) for i in order])
+    return result
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class QuestionClassifier(IntentClassifier, GraphComponent):
     """Classify a message among facts, off-topic kinds, wishes and other intents; then decide."""
@@ -196,13 +202,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         return component
 
     def ranking(self, texts: List[str]) -> List[List[Tuple[str, float]]]:
-        probabilities = self.model.predict_proba(texts)
-        labels = self.model.classes_
-        result = []
-        for row in probabilities:
-            order = row.argsort()[::-1][:RANKING_LENGTH]
-            result.append([(str(labels[i]), float(row[i])) for i in order])
-        return result
+        return rank_labels(self.model, texts)
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.model is None:

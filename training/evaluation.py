@@ -13,17 +13,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
+from gdpr.kinds import is_wish
 from training.nlu_data import RETRIEVAL_INTENT
-
-
-def is_wish(intent: str) -> bool:
-    """A label that starts a request form (asking a status starts nothing)."""
-    return intent.startswith("request_") and intent != "request_status"
-
 
 _ENTITY = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
@@ -87,6 +82,12 @@ class Understanding:
                 tuple(parse.get("candidates") or ()),
             )
         return cls(top.get("name"), float(top.get("confidence") or 0), fact_id, float(selector.get("confidence") or 0))
+
+    @classmethod
+    def from_decision(cls, decision: Any) -> "Understanding":
+        """From rasa_addons.question_classifier.decide() replayed on a ranking (tuning, benchmarks)."""
+        fact_confidence = decision.confidence if decision.fact_id else 0.0
+        return cls(decision.intent, decision.confidence, decision.fact_id, fact_confidence, decision.candidates)
 
     def decide(self, intent_threshold: float, fact_threshold: float) -> Tuple[str, Optional[str]]:
         """(intent, fact id) as the assistant would act on them."""
@@ -211,6 +212,14 @@ def evaluate(
                     report.other_given_fact += 1
                 report.errors.append((example.text, example.intent, f"faq/{fact_id}" if fact_id else intent))
     return report
+
+
+def classifier_config() -> Dict[str, Any]:
+    """The QuestionClassifier's settings in config.yml (regularisation and decision thresholds)."""
+    from settings import PROJECT_ROOT
+
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    return next(c for c in config["pipeline"] if c["name"].endswith("QuestionClassifier"))
 
 
 def assistant_thresholds() -> Tuple[float, float]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from settings import PROJECT_ROOT
-from training.evaluation import Report, Understanding, evaluate, load_examples
+from training.evaluation import Report, Understanding, classifier_config, evaluate, load_examples
 from training.model_store import current_model_path
 
 DEV_SET = PROJECT_ROOT / "tests" / "nlu" / "dev.yml"
@@ -84,10 +84,7 @@ def decided(ranked: Dict[str, List[Tuple[str, float]]], policy) -> Dict[str, Und
 
     result = {}
     for text, ranking in ranked.items():
-        d = decide(ranking, policy)
-        result[text] = Understanding(
-            d.intent, d.confidence, d.fact_id, d.confidence if d.fact_id else 0.0, d.candidates
-        )
+        result[text] = Understanding.from_decision(decide(ranking, policy))
     return result
 
 
@@ -121,7 +118,6 @@ def choose_policy(results):
 
 
 def main() -> int:
-    import yaml
 
     from rasa_addons.question_classifier import DecisionPolicy
 
@@ -135,9 +131,7 @@ def main() -> int:
     for e in examples:
         ranking = parse(e.text).get("label_ranking") or []
         ranked[e.text] = [(r["name"], float(r["confidence"])) for r in ranking]
-    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
-    component = next(c for c in config["pipeline"] if c["name"].endswith("QuestionClassifier"))
-    current = DecisionPolicy.from_config(component)
+    current = DecisionPolicy.from_config(classifier_config())
     results = sweep_policies(examples, ranked, current)
     (best, report), constrained = choose_policy(results)
     now = evaluate(examples, decided(ranked, current), 0.0, 0.0)
