@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate operator purge bench bench-console audit system-deps lint format test test-python test-stories clean
+.PHONY: help install data validate train tune run shell migrate operator purge remask bench bench-console audit system-deps lint format test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ operator: $(STAMP) ## Create or reset a console operator account: make operator 
 
 purge: $(STAMP) ## Delete conversation logs older than CONVERSATION_RETENTION_DAYS (requests are kept)
 	@$(PY) -m conversations.retention
+
+remask: $(STAMP) ## Re-apply the masking of names, addresses and health details to conversations stored earlier
+	@$(PY) -m conversations.remask
 
 run: train $(WEB_ASSETS) ## Install, train if needed, and start the Rasa and action servers
 	@scripts/run.sh

@@ -222,7 +222,7 @@ def charts(q, s) -> None:
     plt.close(fig)
 
 
-PARTS = ("quality", "serving", "profile", "scaling", "facts")
+PARTS = ("quality", "serving", "masking", "profile", "scaling", "facts")
 # Measured only when asked (`--only=spread`): it trains the model five times (about an hour).
 OPTIONAL_PARTS = ("spread",)
 RESULTS = WORKDIR / "results"
@@ -318,7 +318,7 @@ def facts_section(facts, measured: str) -> list:
     return lines + [""]
 
 
-SECTIONS = ("quality", "serving", "profile", "cost", "scaling", "facts", "spread")
+SECTIONS = ("quality", "serving", "masking", "profile", "cost", "scaling", "facts", "spread")
 SECTION_START, SECTION_END = "<!-- partie {} -->", "<!-- fin de la partie {} -->"
 
 
@@ -357,7 +357,7 @@ def main() -> int:
         "the last measurement of the others, with its date",
     )
     args = parser.parse_args()
-    from bench import profile, quality, scaling, serving, training_spread
+    from bench import masking, profile, quality, scaling, serving, training_spread
 
     model = current_model_path()
     if not model.exists():
@@ -367,6 +367,7 @@ def main() -> int:
     runners = {
         "quality": lambda: quality.run(WORKDIR / "quality", model, args.rasa_folds),
         "serving": lambda: serving.run(WORKDIR / "serving", args.duration),
+        "masking": masking.run,
         "profile": lambda: profile.run(WORKDIR / "profile"),
         "scaling": lambda: scaling.run(WORKDIR / "scaling", with_facts=False),
         "facts": lambda: scaling.facts_scaling(WORKDIR / "scaling" / "facts"),
@@ -402,6 +403,8 @@ def main() -> int:
     if s:
         section = serving_section(s["result"])
         fresh["serving"] = section[:2] + [f"Mesuré le {s_at}.", ""] + section[2:]
+    if parts["masking"][0]:
+        fresh["masking"] = masking.section(parts["masking"][0]["result"], parts["masking"][1])
     if parts["profile"][0]:
         fresh["profile"] = profile_section(parts["profile"][0]["result"], parts["profile"][1])
     if q and s:

@@ -388,6 +388,23 @@ class ConversationLog:
             unanswered=unanswered.most_common(10),
         )
 
+    def user_events_after(self, last_id: int, limit: int) -> List[Tuple[int, Dict[str, Any]]]:
+        """(row id, event) of citizens' messages stored after row ``last_id``, oldest first."""
+        if not self.exists():
+            return []
+        query = sa.text(f"SELECT id, data FROM {TABLE} WHERE id > :last AND type_name = 'user' ORDER BY id LIMIT :n")
+        with self.engine.connect() as connection:
+            rows = connection.execute(query, {"last": last_id, "n": limit}).all()
+        return [(row_id, json.loads(data)) for row_id, data in rows]
+
+    def replace_events(self, events: Mapping[int, Mapping[str, Any]]) -> None:
+        """Rewrite the stored JSON of the given rows, in one transaction."""
+        if not events:
+            return
+        update = sa.text(f"UPDATE {TABLE} SET data = :data WHERE id = :id")
+        with self.engine.begin() as connection:
+            connection.execute(update, [{"id": row_id, "data": event_json(e)} for row_id, e in events.items()])
+
     def purge(self, cutoff: float) -> Tuple[int, int]:
         """Delete whole conversations whose last event is older than `cutoff` (epoch seconds).
         Returns (conversations, events) deleted."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, FrozenSet, Iterable, Optional, Pattern
+from typing import Any, FrozenSet, Iterable, Mapping, Optional, Pattern
 
 EMAIL_MASK = "[e-mail masqué]"
 PHONE_MASK = "[téléphone masqué]"
@@ -49,25 +49,39 @@ def _mask(text: str, known: Optional[Pattern[str]]) -> str:
     return known.sub(VALUE_MASK, masked) if known is not None else masked
 
 
-def mask_text(text: str, known_values: Iterable[str] = ()) -> str:
-    """Mask e-mails, NIR-like numbers, phone numbers, letter keys and the given known values."""
-    return _mask(text, _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str))))
+def mask_text(text: str, known_values: Iterable[str] = (), free_text: bool = False) -> str:
+    """Mask e-mails, NIR-like numbers, phone numbers, letter keys and the given known values.
+
+    With ``free_text``, also person names, postal addresses and health conditions found in the
+    text itself (``privacy.free_text``): for what a citizen typed."""
+    masked = _mask(text, _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str))))
+    if free_text and masked:
+        from privacy.free_text import mask_personal_data
+
+        masked = mask_personal_data(masked)
+    return masked
 
 
 def contains_nir(text: str) -> bool:
     return bool(text) and bool(_NIR.search(text) or _LONG_DIGITS.search(text))
 
 
-def mask_value(value: Any, known_values: Iterable[str] = ()) -> Any:
-    """Mask every string inside a JSON-like value."""
-    return _mask_value(value, _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str))))
+def mask_value(value: Any, known_values: Iterable[str] = (), masked_texts: Optional[Mapping[str, str]] = None) -> Any:
+    """Mask every string inside a JSON-like value.
+
+    ``masked_texts`` maps a text already masked with ``free_text`` to its masked form (the
+    message's text repeated in its parse data)."""
+    known = _known_values_pattern(frozenset(v for v in known_values if isinstance(v, str)))
+    return _mask_value(value, known, masked_texts or {})
 
 
-def _mask_value(value: Any, known: Optional[Pattern[str]]) -> Any:
+def _mask_value(value: Any, known: Optional[Pattern[str]], masked_texts: Mapping[str, str]) -> Any:
     if isinstance(value, str):
+        if value in masked_texts:
+            return masked_texts[value]
         return _mask(value, known)
     if isinstance(value, list):
-        return [_mask_value(v, known) for v in value]
+        return [_mask_value(v, known, masked_texts) for v in value]
     if isinstance(value, dict):
-        return {k: _mask_value(v, known) for k, v in value.items()}
+        return {k: _mask_value(v, known, masked_texts) for k, v in value.items()}
     return value

@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Set, Text
+import threading
+from typing import Any, Iterable, List, Optional, Set, Text
 
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401 - sa.orm.session
@@ -28,7 +29,9 @@ import rasa_addons
 import settings
 from conversations import log as conversation_log
 from gdpr.kinds import PERSONAL_SLOTS
-from privacy.masking import VALUE_MASK, mask_text, mask_value
+from privacy.events import mask_event_dict
+from privacy.free_text import find_personal_data, load_ner
+from privacy.masking import VALUE_MASK
 from rasa_addons import speedups as rasa_speedups
 from storage.database import private_sqlite_file, sqlite_pragmas
 
@@ -69,24 +72,12 @@ def _answers_to_personal_questions(events: Iterable[Event]) -> Set[str]:
     return answers
 
 
-def mask_event_dict(data: Dict[str, Any], known_values: Iterable[str]) -> Dict[str, Any]:
-    """Return a copy of a serialised event with personal data masked."""
-    known = list(known_values)
-    masked = dict(data)
-    event_type = data.get("event")
-    if event_type == "slot":
-        if data.get("name") in PERSONAL_SLOTS and data.get("value") is not None:
-            masked["value"] = VALUE_MASK
-        else:
-            masked["value"] = mask_value(data.get("value"), known)
-        return masked
-    if event_type in ("user", "bot"):
-        if isinstance(data.get("text"), str):
-            masked["text"] = mask_text(data["text"], known)
-        for key in ("parse_data", "data", "metadata"):
-            if key in data:
-                masked[key] = mask_value(data[key], known)
-    return masked
+def _warm_up_masking() -> None:
+    try:
+        load_ner()
+        find_personal_data("Je m'appelle Marie Dupont, 12 rue des Lilas, 44000 Nantes.")
+    except Exception as error:  # noqa: BLE001 - masking falls back to its other rules
+        logger.warning("masking warm-up failed: %s", type(error).__name__)
 
 
 def _engine(url: Any) -> sa.engine.Engine:
@@ -135,6 +126,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = _engine(url)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        # Masking names needs spaCy's NER; load it now, in the background, not on a citizen's turn.
+        threading.Thread(target=_warm_up_masking, name="masking-warm-up", daemon=True).start()
 
     # Rasa's ORM query for "the events of the latest session" costs more to build (SQLAlchemy
     # cache keys) than to run: about a tenth of the server's time under load. The same

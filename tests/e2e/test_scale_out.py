@@ -3,6 +3,7 @@ application database) and Redis (lock store), one action server; then faults."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -17,6 +18,48 @@ from devtools.databases import POSTGRES_ADMIN_URL, REDIS_URL, fresh_postgres_dat
 from devtools.servers import ActionServer, RasaServer
 
 pytestmark = pytest.mark.servers
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
+
+
+def _delete_queue(queue):
+    import asyncio
+
+    import aio_pika
+
+    async def delete():
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(queue)
+
+    asyncio.run(delete())
+
+
+def _published_events(queue, until_sender, timeout=30):
+    """Messages the servers published to RabbitMQ, read until one of ``until_sender`` arrives."""
+    import asyncio
+
+    import aio_pika
+
+    async def read():
+        bodies, deadline = [], time.monotonic() + timeout
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, passive=True)
+            while time.monotonic() < deadline:
+                message = await declared.get(no_ack=True, fail=False)
+                if message is None:
+                    if any(until_sender in b for b in bodies):
+                        break
+                    await asyncio.sleep(0.2)
+                    continue
+                # JSON escapes accents: read it back so that « masquée » compares as typed
+                bodies.append(json.dumps(json.loads(message.body), ensure_ascii=False))
+        return bodies
+
+    return asyncio.run(read())
 
 
 class Cluster:
@@ -34,7 +77,6 @@ class Cluster:
                 .scalars()
                 .all()
             )
-        import json
 
         return [json.loads(r)["text"] for r in rows]
 
@@ -63,6 +105,8 @@ def cluster(tmp_path_factory):
             "REDIS_URL": REDIS_URL,
             "REDIS_LOCK_PREFIX": "test" + uuid.uuid4().hex[:8],
             "RATE_LIMIT_PER_MINUTE": "100000",
+            "RABBITMQ_URL": RABBITMQ_URL,
+            "RABBITMQ_QUEUE": "test_events_" + uuid.uuid4().hex[:8],
         }
         action_server = ActionServer(workdir, env={"DATABASE_URL": app_url}).start()
         stack.callback(action_server.stop)
@@ -71,7 +115,10 @@ def cluster(tmp_path_factory):
             server = RasaServer(workdir, action_url=action_server.url, tracker_store_url=tracker_url, env=env).start()
             stack.callback(server.stop)
             servers.append(server)
-        yield Cluster(servers, action_server, tracker_url, app_url, workdir)
+        cluster = Cluster(servers, action_server, tracker_url, app_url, workdir)
+        cluster.event_queue = env["RABBITMQ_QUEUE"]
+        yield cluster
+        _delete_queue(cluster.event_queue)
 
 
 def custom(replies, key):
@@ -237,3 +284,27 @@ def test_the_rate_limit_is_shared_by_both_servers(cluster):
                 assert response.json()["error"] == "rate_limited"
                 assert 1 <= int(response.headers["Retry-After"]) <= 61
     assert statuses == [200] * 4 + [429] * 4
+
+
+def test_free_text_personal_data_is_masked_in_postgresql_and_rabbitmq(cluster):
+    """Issue #19 with the production configuration: PostgreSQL tracker store, RabbitMQ broker."""
+    token = uuid.uuid4().hex[:6].translate(str.maketrans("0123456789", "ghijklmnop"))
+    sender, surname, street = f"pii-{token}", f"Kerbrat{token}", f"Glycines{token}"
+    message = (
+        f"Bonjour, je suis Mme {surname}, j'habite 12 rue des {street}, 44000 Nantes. "
+        "Je suis diabétique et je veux savoir qui voit mes données"
+    )
+    assert cluster.servers[0].say(sender, message, timeout=60)
+    assert cluster.servers[1].say(sender, surname, timeout=60)
+    texts = cluster.user_texts(sender)
+    assert texts and all("[nom masqué]" in t for t in texts), texts
+    with sa.create_engine(cluster.tracker_url).connect() as connection:
+        stored = "\n".join(
+            connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender}).scalars()
+        )
+    published = "\n".join(_published_events(cluster.event_queue, sender))
+    assert sender in published, "the events were published to RabbitMQ"
+    assert "[adresse masquée]" in published and "[détail de santé masqué]" in published
+    for secret in (surname, street, token, "44000 Nantes", "diabétique"):
+        assert secret not in stored.replace(sender, ""), f"{secret!r} stored in PostgreSQL"
+        assert secret not in published.replace(sender, ""), f"{secret!r} published to RabbitMQ"

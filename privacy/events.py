@@ -1,0 +1,40 @@
+"""Masking of one serialised Rasa event before it is stored or published (SPEC §4).
+
+Used by the tracker store on every save and by ``make remask`` on events stored earlier."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+from gdpr.kinds import PERSONAL_SLOTS
+from privacy.free_text import find_personal_data, mask_personal_data
+from privacy.masking import VALUE_MASK, mask_text, mask_value
+
+
+def mask_event_dict(data: Dict[str, Any], known_values: Iterable[str]) -> Dict[str, Any]:
+    """Return a copy of a serialised event with personal data masked."""
+    known = list(known_values)
+    masked = dict(data)
+    event_type = data.get("event")
+    if event_type == "slot":
+        if data.get("name") in PERSONAL_SLOTS and data.get("value") is not None:
+            masked["value"] = VALUE_MASK
+        else:
+            masked["value"] = mask_value(data.get("value"), known)
+        return masked
+    if event_type in ("user", "bot"):
+        masked_texts: Dict[str, str] = {}
+        typed = data.get("text")
+        if isinstance(typed, str) and event_type == "user":
+            # What a citizen typed may hold a name, an address or a health condition anywhere;
+            # what was found is also masked where the message is repeated (parse data, entities).
+            regex_masked = mask_text(typed, known)
+            spans = find_personal_data(regex_masked)
+            masked["text"] = masked_texts[typed] = mask_personal_data(regex_masked, spans)
+            known = known + [regex_masked[s.start : s.end] for s in spans]
+        elif isinstance(typed, str):
+            masked["text"] = mask_text(typed, known)
+        for key in ("parse_data", "data", "metadata"):
+            if key in data:
+                masked[key] = mask_value(data[key], known, masked_texts)
+    return masked
