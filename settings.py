@@ -62,6 +62,11 @@ def conversation_retention_days() -> int:
     return int(os.environ.get("CONVERSATION_RETENTION_DAYS", "90"))
 
 
+def fact_review_age_days() -> int:
+    """A fact verified longer ago than this is listed in the console's « Faits à revoir »."""
+    return int(os.environ.get("FACT_REVIEW_AGE_DAYS", "182"))
+
+
 def redis_key_prefix(prefix: str | None, kind: str) -> str:
     """Where one kind of Redis key lives: `PREFIX:kind:` (REDIS_LOCK_PREFIX, alphanumeric,
     lets several deployments share a Redis) or `kind:`."""

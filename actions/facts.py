@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import settings
 from actions.replies import STARTER_FACT_IDS, fact_buttons, fallback_payload
+from conversations.feedback import feedback_offer, new_answer_id
 from gdpr.kinds import KINDS
 from training.facts import Catalogue, default_catalogue
 from training.nlu_data import RETRIEVAL_INTENT
@@ -67,5 +68,6 @@ class ActionAnswerFact(Action):
             buttons.insert(
                 0, {"title": KINDS[fact.offers_request].offer_title, "payload": f"/request_{fact.offers_request}"}
             )
-        dispatcher.utter_message(text=fact.answer, buttons=buttons, json_message=fact.payload())
+        payload = {**fact.payload(), "feedback": feedback_offer(fact.id, new_answer_id())}
+        dispatcher.utter_message(text=fact.answer, buttons=buttons, json_message=payload)
         return [SlotSet("last_fact_id", fact.id)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Dict, List
 
 from flask import Blueprint, current_app, render_template, request
 
+from conversations import feedback
 from conversations.log import ConversationLog
+from training.facts import default_catalogue
 
 blueprint = Blueprint("dashboard", __name__)
 
@@ -30,6 +33,9 @@ def bar_chart(values: List[tuple], max_bars: int = 31) -> Dict:
 def dashboard():
     days = min(max(request.args.get("jours", 30, type=int) or 30, 1), 365)
     summary = ConversationLog(current_app.config["TRACKER_STORE_URL"]).dashboard(days)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    ratings = feedback.satisfaction(current_app.config["REPOSITORY"].engine, since)
+    titles = {fact.id: fact.title for fact in default_catalogue()}
     return render_template(
         "console/dashboard.html",
         days=days,
@@ -39,4 +45,5 @@ def dashboard():
         facts=summary.facts,
         unanswered=summary.unanswered,
         fallback_total=summary.fallback_total,
+        satisfaction=feedback.per_fact_rows(ratings, titles),
     )

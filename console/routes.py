@@ -8,11 +8,17 @@ import secrets
 
 from flask import Blueprint, abort, g, redirect, request, session, url_for
 
-from console import dashboard, login, requests_queue, transcripts
+from console import dashboard, facts_review, login, requests_queue, transcripts
 
 console = Blueprint("console", __name__, url_prefix="/console")
 PUBLIC_ENDPOINTS = frozenset({"console.login.login"})
-for feature in (login.blueprint, requests_queue.blueprint, transcripts.blueprint, dashboard.blueprint):
+for feature in (
+    login.blueprint,
+    requests_queue.blueprint,
+    transcripts.blueprint,
+    dashboard.blueprint,
+    facts_review.blueprint,
+):
     console.register_blueprint(feature)
 
 

@@ -47,9 +47,40 @@ def clean_message(text: str) -> str:
     return " ".join(text.split())
 
 
+_ANSWER_ID = re.compile(r"^[0-9a-f]{6,32}$")
+
+
+def _allowed_feedback(text: str) -> bool:
+    """/give_feedback{"answer_id", "fact_id", "helpful"[, "reason"]}, as under a fact answer."""
+    from conversations.feedback import INTENT, REASONS
+
+    prefix = f"/{INTENT}"
+    try:
+        value = json.loads(text[len(prefix) :])
+    except ValueError:
+        return False
+    if not isinstance(value, dict) or not {"answer_id", "fact_id", "helpful"} <= set(value) <= {
+        "answer_id",
+        "fact_id",
+        "helpful",
+        "reason",
+    }:
+        return False
+    if not all(isinstance(v, str) for v in value.values()):
+        return False
+    return (
+        bool(_ANSWER_ID.match(value["answer_id"]))
+        and value["fact_id"] in default_catalogue().facts
+        and value["helpful"] in ("yes", "no")
+        and value.get("reason", "other") in REASONS
+    )
+
+
 def _allowed_payload(text: str) -> bool:
     if text in _SIMPLE_PAYLOADS:
         return True
+    if text.startswith("/give_feedback{"):
+        return _allowed_feedback(text)
     for intent, entity, allowed in (
         ("ask_fact", "fact_id", None),
         ("correct_field", "request_field", _CORRECTABLE_FIELDS),

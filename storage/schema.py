@@ -81,3 +81,20 @@ reviews = sa.Table(
     sa.Column("operator", sa.String(100), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# --- Citizens' feedback on fact answers (« Cette réponse vous a-t-elle aidé ? ») ---------
+# One row per answer a citizen rated (changeable: the latest choice wins); the console reads
+# it for per-fact satisfaction and « Faits à revoir ».
+answer_feedback = sa.Table(
+    "answer_feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("answer_id", sa.String(32), nullable=False),
+    sa.Column("fact_id", sa.String(100), nullable=False, index=True),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(30)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("sender_id", "answer_id", name="uq_answer_feedback_answer"),
+)

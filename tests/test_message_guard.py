@@ -58,6 +58,8 @@ def test_length_cap_is_configurable(monkeypatch):
         "/request_erasure",
         '/correct_field{"request_field":"email"}',
         "/retry_submit",
+        '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"yes"}',
+        '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"no","reason":"unclear"}',
     ],
 )
 def test_button_payloads_are_kept(payload):
@@ -72,6 +74,11 @@ def test_button_payloads_are_kept(payload):
         '/ask_fact{"fact_id":"nope"}',
         '/ask_fact{"fact_id":"consent","email":"x"}',
         '/correct_field{"request_field":"status"}',
+        '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"nope","helpful":"yes"}',
+        '/give_feedback{"answer_id":"<b>","fact_id":"consent","helpful":"yes"}',
+        '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"maybe"}',
+        '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"no","reason":"x"}',
+        '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"no","comment":"Jeanne"}',
         "/nlu_fallback",
         "/session_start",
         "//restart",
