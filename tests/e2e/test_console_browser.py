@@ -62,3 +62,32 @@ def test_operator_reviews_a_fallback_and_processes_a_request(
     page.get_by_role("img", name="Conversations par jour").wait_for()
     page.screenshot(path=str(results_dir / "console-dashboard.png"), full_page=True)
     page.close()
+
+
+def test_feedback_pages_pass_the_accessibility_audit(browser, web_app, assistant, app_database_url, results_dir):
+    """The dashboard's satisfaction table and « Faits à revoir » (issue #18.5), audited by axe-core."""
+    from conversations import feedback
+    from settings import PROJECT_ROOT
+
+    repo = RequestRepository(app_database_url)
+    create_operator(repo, "agent.avis", PASSWORD)
+    feedback.record(repo.engine, f"browser-avis-{uuid.uuid4().hex[:6]}", "abcdef01", "consent", False, "unclear")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True, locale="fr-FR")
+    page = context.new_page()
+    page.goto(web_app.url + "/console/faits-a-revoir")
+    page.get_by_label("Identifiant").fill("agent.avis")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    for path, heading in (
+        ("/console/faits-a-revoir", "Faits à revoir"),
+        ("/console/tableau-de-bord", "Tableau de bord"),
+    ):
+        page.goto(web_app.url + path)
+        page.get_by_role("heading", name=heading).first.wait_for()
+        page.add_script_tag(path=str(PROJECT_ROOT / "webapp" / "static" / "vendor" / "axe.min.js"))
+        result = page.evaluate(
+            "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+        )
+        assert result["violations"] == [], [(v["id"], v["impact"]) for v in result["violations"]]
+    page.screenshot(path=str(results_dir / "console-satisfaction.png"), full_page=True)
+    context.close()
