@@ -214,6 +214,21 @@ CONTROLLERS = {
     ),
 }
 
+# How to reach each controller, as far as the sources say (facts dpo_contact and rights_where);
+# shown with the letter. No DPO address is given where no source confirms it.
+CONTROLLER_CONTACTS = {
+    "hdh_project": (
+        "Le Health Data Hub publie sur son site (health-data-hub.fr) les coordonnées de son délégué à la "
+        "protection des données ; son adresse de contact générale est contact@health-data-hub.fr. Vérifiez la "
+        "page avant d'envoyer."
+    ),
+    "health_insurance": (
+        "La page « Protection des données personnelles » de l'Assurance maladie (assurance-maladie.ameli.fr) "
+        "indique comment joindre le délégué à la protection des données de votre caisse, votre « interlocuteur "
+        "privilégié »."
+    ),
+}
+
 # The console's CSV export: request metadata, then every field.
 CSV_COLUMNS: Tuple[str, ...] = (
     "reference",

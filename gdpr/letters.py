@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import List
 
-from gdpr.kinds import SCOPE_LETTER_PHRASES
+from gdpr.kinds import CONTROLLER_CONTACTS, SCOPE_LETTER_PHRASES
 from gdpr.requests import StoredRequest
 
 
@@ -17,6 +17,7 @@ class Letter:
     subject: str
     paragraphs: List[str]
     signature: str
+    how_to_send: str = ""  # where the citizen sends it, as far as the sources say (not part of the letter)
 
     def as_text(self) -> str:
         parts = ["\n".join(self.sender_lines), f"Destinataire : {self.recipient}", f"Objet : {self.subject}"]
@@ -60,4 +61,5 @@ def compose_letter(request: StoredRequest, today: dt.date | None = None) -> Lett
             "Je vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations distinguées.",
         ],
         signature=f"{name}\nLe {today.strftime('%d/%m/%Y')}",
+        how_to_send=CONTROLLER_CONTACTS.get(request.data_scope, ""),
     )

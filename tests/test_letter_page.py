@@ -41,6 +41,7 @@ def test_letter_page_needs_the_key_and_escapes_text(stored):
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
+    assert "Où l'envoyer" in body and "assurance-maladie.ameli.fr" in body, "where to send it, as sourced"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["Cache-Control"] == "no-store"
     for bad in (
