@@ -7,6 +7,7 @@ import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,6 +62,42 @@ class ActionRecordFeedback(Action):
             )
         else:
             dispatcher.utter_message(
-                text="Merci, c'est enregistré : l'équipe relira cette réponse. Vous pouvez poser une autre question."
+                text="Merci, c'est enregistré : l'équipe relira cette réponse. Vous pouvez ajouter un commentaire "
+                "ou poser une autre question.",
+                buttons=[feedback.comment_button(fact_id, answer_id)],
             )
         return []
+
+
+class ActionRecordFeedbackComment(Action):
+    """After feedback_comment_form: the comment itself stays in the conversation log (masked)."""
+
+    def name(self) -> Text:
+        return "action_record_feedback_comment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        answer_id = tracker.get_slot("feedback_answer")
+        comment = (tracker.get_slot("feedback_comment") or "").strip()
+        reset = [SlotSet("feedback_comment", None), SlotSet("feedback_answer", None), SlotSet("feedback_fact", None)]
+        if not comment or comment.lower().strip(" .!") in feedback.CANCEL_WORDS:
+            dispatcher.utter_message(text="D'accord, pas de commentaire. Vous pouvez poser une autre question.")
+            return reset
+        try:
+            marked = bool(answer_id and _ANSWER_ID.match(answer_id)) and feedback.mark_commented(
+                repository().engine, tracker.sender_id, answer_id
+            )
+        except (StorageUnavailable, SQLAlchemyError) as error:
+            logger.error("feedback comment not recorded: %s", type(error).__name__)
+            marked = False
+        if marked:
+            dispatcher.utter_message(
+                text="Merci, votre commentaire est enregistré avec la conversation (noms, adresses et détails de "
+                "santé y sont masqués). Vous pouvez poser une autre question."
+            )
+        else:
+            dispatcher.utter_message(
+                text="Votre commentaire n'a pas pu être rattaché à votre avis. Vous pouvez poser une autre question."
+            )
+        return reset

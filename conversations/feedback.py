@@ -34,6 +34,8 @@ REASONS = {
     "other": "Autre",
 }
 INTENT = "give_feedback"
+COMMENT_INTENT = "add_feedback_comment"
+CANCEL_WORDS = {"annuler", "non", "rien", "stop", "non merci", "pas de commentaire"}
 # A fact with at least this many « Non » and no more « Oui » than « Non » is to be reviewed.
 MIN_BAD_RATINGS = 2
 
@@ -63,6 +65,25 @@ def reason_buttons(fact_id: str, answer_id: str) -> List[Dict]:
         {"title": title, "payload": _payload(answer_id=answer_id, fact_id=fact_id, helpful="no", reason=code)}
         for code, title in REASONS.items()
     ]
+
+
+def comment_button(fact_id: str, answer_id: str) -> Dict:
+    entities = {"answer_id": answer_id, "fact_id": fact_id}
+    return {
+        "title": "Ajouter un commentaire",
+        "payload": f"/{COMMENT_INTENT}{json.dumps(entities, separators=(',', ':'))}",
+    }
+
+
+def mark_commented(engine: sa.engine.Engine, sender_id: str, answer_id: str) -> bool:
+    """Note that the rated answer got a comment; False when that answer was never rated."""
+    key = sa.and_(answer_feedback.c.sender_id == sender_id[:255], answer_feedback.c.answer_id == answer_id[:32])
+    with engine.begin() as connection:
+        return bool(
+            connection.execute(
+                answer_feedback.update().where(key).values(commented=True, updated_at=dt.datetime.now(dt.timezone.utc))
+            ).rowcount
+        )
 
 
 def record(
@@ -103,6 +124,7 @@ class FactSatisfaction:
     helpful: int = 0
     not_helpful: int = 0
     reasons: Counter = field(default_factory=Counter)
+    comments: int = 0
     senders: List[str] = field(default_factory=list)  # conversations with a « Non »
 
     @property
@@ -112,14 +134,19 @@ class FactSatisfaction:
 
 def satisfaction(engine: sa.engine.Engine, since: Optional[dt.datetime] = None) -> Dict[str, FactSatisfaction]:
     query = sa.select(
-        answer_feedback.c.fact_id, answer_feedback.c.helpful, answer_feedback.c.reason, answer_feedback.c.sender_id
+        answer_feedback.c.fact_id,
+        answer_feedback.c.helpful,
+        answer_feedback.c.reason,
+        answer_feedback.c.sender_id,
+        answer_feedback.c.commented,
     ).order_by(answer_feedback.c.updated_at.desc())
     if since is not None:
         query = query.where(answer_feedback.c.updated_at >= since)
     result: Dict[str, FactSatisfaction] = {}
     with engine.connect() as connection:
-        for fact_id, helpful, reason, sender_id in connection.execute(query):
+        for fact_id, helpful, reason, sender_id, commented in connection.execute(query):
             item = result.setdefault(fact_id, FactSatisfaction(fact_id))
+            item.comments += int(bool(commented))
             if helpful:
                 item.helpful += 1
             else:
@@ -171,6 +198,7 @@ def per_fact_rows(ratings: Dict[str, FactSatisfaction], titles: Dict[str, str]) 
                 "helpful": item.helpful,
                 "not_helpful": item.not_helpful,
                 "reasons": ", ".join(f"{REASONS.get(code, 'sans raison')} : {n}" for code, n in reasons.items()),
+                "comments": item.comments,
             }
         )
     return rows

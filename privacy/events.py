@@ -10,6 +10,9 @@ from gdpr.kinds import PERSONAL_SLOTS
 from privacy.free_text import find_personal_data, mask_personal_data
 from privacy.masking import VALUE_MASK, mask_text, mask_value
 
+# Slots holding text a citizen typed that operators read (masked like a message, not hidden whole).
+FREE_TEXT_SLOTS = frozenset({"feedback_comment"})
+
 
 def mask_event_dict(data: Dict[str, Any], known_values: Iterable[str]) -> Dict[str, Any]:
     """Return a copy of a serialised event with personal data masked."""
@@ -19,6 +22,8 @@ def mask_event_dict(data: Dict[str, Any], known_values: Iterable[str]) -> Dict[s
     if event_type == "slot":
         if data.get("name") in PERSONAL_SLOTS and data.get("value") is not None:
             masked["value"] = VALUE_MASK
+        elif data.get("name") in FREE_TEXT_SLOTS and isinstance(data.get("value"), str):
+            masked["value"] = mask_text(data["value"], known, free_text=True)
         else:
             masked["value"] = mask_value(data.get("value"), known)
         return masked

@@ -76,11 +76,28 @@ def _allowed_feedback(text: str) -> bool:
     )
 
 
+def _allowed_comment_request(text: str) -> bool:
+    """/add_feedback_comment{"answer_id", "fact_id"}, under a rating's acknowledgement."""
+    try:
+        value = json.loads(text[len("/add_feedback_comment") :])
+    except ValueError:
+        return False
+    return (
+        isinstance(value, dict)
+        and set(value) == {"answer_id", "fact_id"}
+        and all(isinstance(v, str) for v in value.values())
+        and bool(_ANSWER_ID.match(value["answer_id"]))
+        and value["fact_id"] in default_catalogue().facts
+    )
+
+
 def _allowed_payload(text: str) -> bool:
     if text in _SIMPLE_PAYLOADS:
         return True
     if text.startswith("/give_feedback{"):
         return _allowed_feedback(text)
+    if text.startswith("/add_feedback_comment{"):
+        return _allowed_comment_request(text)
     for intent, entity, allowed in (
         ("ask_fact", "fact_id", None),
         ("correct_field", "request_field", _CORRECTABLE_FIELDS),

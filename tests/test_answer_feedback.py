@@ -134,3 +134,35 @@ def test_facts_to_review_combine_ratings_reports_and_age(app_url, catalogue):
     assert "semble faux" in items["cloud_act"].why[0]
     aged = feedback.facts_to_review(facts, ratings, max_age_days=0, today=today + dt.timedelta(days=1))
     assert len(aged) == len(facts), "every fact is older than a zero-day review age"
+
+
+def test_a_comment_marks_the_rating_and_no_comment_is_fine(app_url):
+    from actions.feedback import ActionRecordFeedbackComment
+
+    engine = RequestRepository(app_url).engine
+    tracker = make_tracker(
+        "inform",
+        "la source est ancienne",
+        slots={"feedback_answer": "abcdef12", "feedback_comment": "la source est ancienne"},
+    )
+    feedback.record(engine, tracker.sender_id, "abcdef12", "consent", False, "wrong_or_outdated")
+    messages, events = run(ActionRecordFeedbackComment(), tracker)
+    assert "commentaire est enregistré" in messages[0]["text"]
+    assert [r["commented"] for r in rows(app_url)] == [True]
+    assert {e["name"]: e["value"] for e in events} == {
+        "feedback_comment": None,
+        "feedback_answer": None,
+        "feedback_fact": None,
+    }
+
+    skipped = make_tracker("cancel", "annuler", slots={"feedback_answer": "abcdef99", "feedback_comment": "annuler"})
+    assert run(ActionRecordFeedbackComment(), skipped)[0][0]["text"].startswith("D'accord, pas de commentaire")
+
+
+def test_a_comment_slot_is_stored_masked_but_readable():
+    from privacy.events import mask_event_dict
+
+    stored = mask_event_dict(
+        {"event": "slot", "name": "feedback_comment", "value": "Je m'appelle Odile Vasseur, c'est faux"}, []
+    )
+    assert stored["value"] == "Je m'appelle [nom masqué], c'est faux"

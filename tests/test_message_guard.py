@@ -60,6 +60,7 @@ def test_length_cap_is_configurable(monkeypatch):
         "/retry_submit",
         '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"yes"}',
         '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"no","reason":"unclear"}',
+        '/add_feedback_comment{"answer_id":"a1b2c3d4e5f6","fact_id":"consent"}',
     ],
 )
 def test_button_payloads_are_kept(payload):
@@ -79,6 +80,7 @@ def test_button_payloads_are_kept(payload):
         '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"maybe"}',
         '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"no","reason":"x"}',
         '/give_feedback{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","helpful":"no","comment":"Jeanne"}',
+        '/add_feedback_comment{"answer_id":"a1b2c3d4e5f6","fact_id":"consent","feedback_comment":"x"}',
         "/nlu_fallback",
         "/session_start",
         "//restart",

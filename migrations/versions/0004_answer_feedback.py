@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("fact_id", sa.String(100), nullable=False),
         sa.Column("helpful", sa.Boolean, nullable=False),
         sa.Column("reason", sa.String(30)),
+        sa.Column("commented", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("sender_id", "answer_id", name="uq_answer_feedback_answer"),

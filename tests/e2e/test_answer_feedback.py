@@ -30,12 +30,23 @@ def test_a_rating_is_recorded_changeable_and_shown_in_the_console(assistant, tra
     done = assistant.say(citizen, wrong["payload"])
     assert "l'équipe relira cette réponse" in done[0]["text"]
 
+    # An optional comment: asked, kept in the conversation log masked like any message.
+    add_comment = next(b for b in done[0]["buttons"] if b["title"] == "Ajouter un commentaire")
+    asked = assistant.say(citizen, add_comment["payload"])
+    assert asked[0]["text"].startswith("Votre commentaire")
+    surname = "Vasseur" + uuid.uuid4().hex[:4].translate(str.maketrans("0123456789", "ghijklmnop"))
+    thanks = assistant.say(citizen, f"Je m'appelle Odile {surname}, la date citée me semble dépassée")
+    assert "commentaire est enregistré" in thanks[0]["text"], thanks
+
     client = logged_in_client(tracker_store_url, app_database_url)
     page = client.get("/console/faits-a-revoir").get_data(as_text=True)
     assert fact_id in page and "semble faux ou dépassé" in page
     assert f"/console/conversations/{citizen}" in page, "the item links to the conversation"
     dashboard = client.get("/console/tableau-de-bord").get_data(as_text=True)
     assert "Semble faux ou dépassé : 1" in dashboard
+    transcript = client.get(f"/console/conversations/{citizen}").get_data(as_text=True)
+    assert "la date citée me semble dépassée" in transcript and surname not in transcript
+    assert "[nom masqué]" in transcript
 
     # A change of mind replaces the rating: the fact leaves « Faits à revoir » for this reason.
     assert assistant.say(citizen, yes["payload"])[0]["text"] == "Merci, votre avis est enregistré."
