@@ -28,16 +28,18 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-"$PY" -m rasa_addons.action_server --port "$ACTION_PORT" > var/logs/actions.log 2>&1 &
+# Each server's output goes to a log file that rotates by size (LOG_MAX_BYTES, LOG_BACKUPS).
+log_to() { "$PY" scripts/rotating_log.py "var/logs/$1"; }
+"$PY" -m rasa_addons.action_server --port "$ACTION_PORT" > >(log_to actions.log) 2>&1 &
 pids+=($!)
-"$PY" -m webapp --port "$WEB_PORT" > var/logs/webapp.log 2>&1 &
+"$PY" -m webapp --port "$WEB_PORT" > >(log_to webapp.log) 2>&1 &
 pids+=($!)
 export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1048576}  # every Rasa HTTP endpoint
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
 # The API token travels in RASA_API_TOKEN, not on the command line (the process list shows it).
 "$PY" -m rasa_addons.rasa_server --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
   --credentials credentials.yml --enable-api \
-  --cors ${CORS_ORIGINS:-http://localhost:8080} > var/logs/rasa.log 2>&1 &
+  --cors ${CORS_ORIGINS:-http://localhost:8080} > >(log_to rasa.log) 2>&1 &
 pids+=($!)
 
 echo "Starting (logs in var/logs/) ..."
