@@ -76,8 +76,8 @@ shell: train ## Chat with the assistant in the terminal
 	@scripts/shell.sh
 
 # Debian packages the tests use: a real browser, and docker-compose to check docker/.
-SYSTEM_PACKAGES := chromium docker-compose
-system-deps: ## Install chromium and docker-compose with apt when missing (as root)
+SYSTEM_PACKAGES := chromium docker-compose nginx
+system-deps: ## Install chromium, docker-compose and nginx with apt when missing (as root)
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p > /dev/null || missing="$$missing $$p"; done; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \

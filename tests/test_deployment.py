@@ -67,8 +67,15 @@ def test_images_are_pinned_and_run_as_non_root():
     assert "HEALTHCHECK" in dockerfile
 
 
+def nginx_configuration() -> str:
+    """Every nginx file the compose file mounts (shared part, sites, included locations)."""
+    return "\n".join(
+        (DOCKER / name).read_text() for name in ("nginx-common.conf", "nginx-locations.inc", "nginx.conf", "nginx-tls.conf")
+    )
+
+
 def test_nginx_sticks_socketio_and_upgrades_websockets():
-    conf = (DOCKER / "nginx.conf").read_text()
+    conf = nginx_configuration()
     sticky = re.search(r"upstream rasa_sticky \{([^}]*)\}", conf).group(1)
     assert "ip_hash" in sticky
     socketio = re.search(r"location /socket.io/ \{([^}]*)\}", conf).group(1)
@@ -88,7 +95,7 @@ def test_env_example_holds_every_secret_the_compose_file_uses():
 
 
 def test_nginx_logs_no_query_string():
-    conf = (DOCKER / "nginx.conf").read_text()
+    conf = nginx_configuration()
     fmt = next(line for line in conf.splitlines() if line.startswith("log_format no_query"))
     assert "$uri" in fmt and "$request_uri" not in fmt and '"$request ' not in fmt and "$args" not in fmt
     assert "access_log /var/log/nginx/access.log no_query;" in conf
