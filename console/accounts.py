@@ -6,7 +6,7 @@ import datetime as dt
 import getpass
 import re
 import sys
-from typing import List
+from typing import List, Optional
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -35,8 +35,11 @@ def create_operator(repo: RequestRepository, username: str, password: str) -> No
     with repo.engine.begin() as connection:
         exists = connection.execute(sa.select(operators.c.id).where(operators.c.username == username)).first()
         if exists:
+            # A new password ends every open session of the account.
             connection.execute(
-                operators.update().where(operators.c.username == username).values(password_hash=_hasher.hash(password))
+                operators.update()
+                .where(operators.c.username == username)
+                .values(password_hash=_hasher.hash(password), session_version=operators.c.session_version + 1)
             )
         else:
             connection.execute(
@@ -55,6 +58,24 @@ def authenticate(repo: RequestRepository, username: str, password: str) -> bool:
         return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def session_version(repo: RequestRepository, username: str) -> Optional[int]:
+    """The account's current session version (None when the account no longer exists)."""
+    with repo.engine.connect() as connection:
+        return connection.execute(
+            sa.select(operators.c.session_version).where(operators.c.username == username)
+        ).scalar()
+
+
+def end_sessions(repo: RequestRepository, username: str) -> None:
+    """Every session cookie issued to this account stops working (logout, password change)."""
+    with repo.engine.begin() as connection:
+        connection.execute(
+            operators.update()
+            .where(operators.c.username == username)
+            .values(session_version=operators.c.session_version + 1)
+        )
 
 
 def main(argv: List[str]) -> int:

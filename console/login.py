@@ -10,7 +10,7 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from console.accounts import authenticate
+from console.accounts import authenticate, end_sessions, session_version
 
 blueprint = Blueprint("login", __name__)
 LOGIN_WINDOW_SECONDS = 300
@@ -115,6 +115,8 @@ def login():
             throttle().succeeded(address, username)
             session.clear()
             session["operator"] = username
+            session["version"] = session_version(current_app.config["REPOSITORY"], username)
+            session["since"] = time.time()
             session.permanent = True
             return redirect(
                 safe_return_path(request.args.get("suivant", "")) or url_for("console.requests.requests_queue")
@@ -126,5 +128,8 @@ def login():
 
 @blueprint.post("/deconnexion")
 def logout():
+    """Ends every session of the account: a copied cookie stops working too."""
+    if session.get("operator"):
+        end_sessions(current_app.config["REPOSITORY"], session["operator"])
     session.clear()
     return redirect(url_for("console.login.login"))

@@ -5,10 +5,12 @@ of its own, registered here: adding a console page is one module plus its templa
 from __future__ import annotations
 
 import secrets
+import time
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
 from console import dashboard, facts_review, login, requests_queue, transcripts
+from console.accounts import session_version
 
 console = Blueprint("console", __name__, url_prefix="/console")
 PUBLIC_ENDPOINTS = frozenset({"console.login.login"})
@@ -33,10 +35,23 @@ def require_operator():
     """Login guard for the whole console (blueprint level: a new page cannot forget it)."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    if not session.get("operator"):
+    if not session.get("operator") or not _session_still_valid():
+        session.clear()
         return redirect(url_for("console.login.login", suivant=request.path))
     g.operator = session["operator"]
     return None
+
+
+def _session_still_valid() -> bool:
+    """Revocable sessions: the account still exists, has not logged out or changed its password
+    since (session version), and the login is less than PERMANENT_SESSION_LIFETIME old, however
+    often the cookie was used."""
+    since = session.get("since")
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if not isinstance(since, (int, float)) or time.time() - since > lifetime:
+        return False
+    current = session_version(current_app.config["REPOSITORY"], session["operator"])
+    return current is not None and current == session.get("version")
 
 
 @console.before_request

@@ -66,6 +66,8 @@ operators = sa.Table(
     sa.Column("username", sa.String(100), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Bumped by logout and password change: every session cookie of the account stops working.
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="1"),
 )
 
 reviews = sa.Table(

@@ -114,6 +114,48 @@ def test_login_logout_and_cookie_flags(app):
     assert client.get("/console/demandes").status_code == 302
 
 
+def _copied_session(app, client):
+    """A second browser holding a copy of the first one's session cookie."""
+    thief = app.test_client()
+    cookie = client.get_cookie("session")
+    thief.set_cookie("session", cookie.value)
+    return thief
+
+
+def test_logout_ends_a_copied_session_cookie(app):
+    """Issue #23.7: a copied cookie stops working once its operator logs out."""
+    client = app.test_client()
+    login(client)
+    thief = _copied_session(app, client)
+    assert thief.get("/console/demandes").status_code == 200, "the copy works while the session is open"
+    client.post("/console/deconnexion", data={"csrf": csrf(client, "/console/demandes")})
+    assert thief.get("/console/demandes").status_code == 302
+    login(client)
+    assert thief.get("/console/demandes").status_code == 302, "a new login does not revive the old cookie"
+    assert client.get("/console/demandes").status_code == 200
+
+
+def test_a_password_change_ends_open_sessions(app):
+    client = app.test_client()
+    login(client)
+    create_operator(app.config["REPOSITORY"], "agent.dpo", PASSWORD + " nouveau")
+    assert client.get("/console/demandes").status_code == 302
+    create_operator(app.config["REPOSITORY"], "agent.dpo", PASSWORD)
+
+
+def test_a_session_expires_eight_hours_after_login_however_often_it_is_used(app, monkeypatch):
+    import time as time_module
+
+    client = app.test_client()
+    login(client)
+    assert client.get("/console/demandes").status_code == 200
+    real = time_module.time
+    monkeypatch.setattr(time_module, "time", lambda: real() + 7 * 3600)
+    assert client.get("/console/demandes").status_code == 200, "used within the 8 hours (cookie renewed)"
+    monkeypatch.setattr(time_module, "time", lambda: real() + 14 * 3600)
+    assert client.get("/console/demandes").status_code == 302, "the renewed cookie is 7 hours old, the login 14"
+
+
 @pytest.mark.parametrize(
     "target",
     [
