@@ -70,7 +70,8 @@ def test_images_are_pinned_and_run_as_non_root():
 def nginx_configuration() -> str:
     """Every nginx file the compose file mounts (shared part, sites, included locations)."""
     return "\n".join(
-        (DOCKER / name).read_text() for name in ("nginx-common.conf", "nginx-locations.inc", "nginx.conf", "nginx-tls.conf")
+        (DOCKER / name).read_text()
+        for name in ("nginx-common.conf", "nginx-locations.inc", "nginx.conf", "nginx-tls.conf")
     )
 
 
