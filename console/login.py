@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import threading
 import time
+import uuid
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
+import settings
 from console.accounts import authenticate, end_sessions, session_version
 
+logger = logging.getLogger(__name__)
 blueprint = Blueprint("login", __name__)
 LOGIN_WINDOW_SECONDS = 300
 LOGIN_FREE_ATTEMPTS = 3  # per address and account
@@ -78,10 +83,89 @@ class LoginThrottle:
             self._failures.clear()
 
 
+# Same rule as LoginThrottle, on sorted sets of attempt times in Redis, checked and counted in one
+# script: several web app processes or servers share the counts (issue #23.6).
+_RESERVE = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local extra = redis.call('ZCARD', key) - tonumber(ARGV[2 + i])
+  if extra >= 0 then
+    local last = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+    wait = math.max(wait, math.ceil(last + math.min(2 ^ extra, 300) - now))
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[5])
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+end
+return 0
+"""
+
+
+class RedisLoginThrottle(LoginThrottle):
+    """LoginThrottle shared through Redis (REDIS_URL): attempts counted by any process count for
+    all. Addresses and account names are kept as hashes only. If Redis does not answer, this
+    process's own throttle takes over (logins stay limited, per process)."""
+
+    def __init__(self, client, key_prefix: Optional[str] = None) -> None:
+        super().__init__()
+        self.red = client
+        self.key_prefix = settings.redis_key_prefix(key_prefix, "login")
+        self._reserve = client.register_script(_RESERVE)
+
+    def _redis_keys(self, address: str, username: str) -> List[str]:
+        return [
+            self.key_prefix + hashlib.sha256(f"mes-donnees-de-sante:login:{key}".encode()).hexdigest()[:32]
+            for key, _ in self._keys(address, username)
+        ]
+
+    def reserve(self, address: str, username: str) -> int:
+        now = time.time()
+        try:
+            return int(
+                self._reserve(
+                    keys=self._redis_keys(address, username),
+                    args=[
+                        now,
+                        LOGIN_WINDOW_SECONDS,
+                        LOGIN_FREE_ATTEMPTS,
+                        ADDRESS_FREE_ATTEMPTS,
+                        f"{now}:{uuid.uuid4().hex}",
+                    ],
+                )
+            )
+        except Exception as error:  # redis.RedisError and socket errors
+            logger.warning("login throttle: Redis unavailable (%s), counting in this process", type(error).__name__)
+            return super().reserve(address, username)
+
+    def succeeded(self, address: str, username: str) -> None:
+        account, per_address = self._redis_keys(address, username)
+        try:
+            pipeline = self.red.pipeline()
+            pipeline.delete(account)
+            pipeline.zpopmax(per_address)
+            pipeline.execute()
+        except Exception as error:  # noqa: BLE001
+            logger.warning("login throttle: Redis unavailable (%s)", type(error).__name__)
+        super().succeeded(address, username)
+
+
 def throttle() -> LoginThrottle:
-    """The app's throttle, created on first use (one per app: tests get a fresh one)."""
+    """The app's throttle, created on first use (one per app: tests get a fresh one); shared
+    through Redis when REDIS_URL is set."""
     if "login_throttle" not in current_app.extensions:
-        current_app.extensions.setdefault("login_throttle", LoginThrottle())
+        url = settings.redis_url()
+        if url:
+            import redis
+
+            client = redis.StrictRedis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+            created: LoginThrottle = RedisLoginThrottle(client, settings.redis_lock_prefix())
+        else:
+            created = LoginThrottle()
+        current_app.extensions.setdefault("login_throttle", created)
     return current_app.extensions["login_throttle"]
 
 

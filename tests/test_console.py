@@ -532,3 +532,63 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(app):
     row = next(r for r in rows if "x@example.fr" in r)
     assert "'=1+1" in row and "'@SUM(A1)" in row and "'-cmd|" in row
     assert ";=1+1" not in row and ";@SUM" not in row
+
+
+def test_two_web_app_processes_share_the_login_throttle_through_redis(redis_prefix):
+    """Issue #23.6: with REDIS_URL, attempts made on one process count on the other, atomically."""
+    import threading
+
+    import redis
+
+    from console.login import LOGIN_FREE_ATTEMPTS, RedisLoginThrottle
+    from devtools.databases import REDIS_URL
+
+    first, second = (RedisLoginThrottle(redis.StrictRedis.from_url(REDIS_URL), redis_prefix) for _ in range(2))
+    for i in range(LOGIN_FREE_ATTEMPTS):
+        assert (first if i % 2 else second).reserve("10.1.1.1", "agent.dpo") == 0
+    assert first.reserve("10.1.1.1", "agent.dpo") > 0 and second.reserve("10.1.1.1", "agent.dpo") > 0
+    assert second.reserve("10.1.1.2", "agent.dpo") == 0, "another address is not slowed by this one"
+
+    stored = redis.StrictRedis.from_url(REDIS_URL).keys(f"{redis_prefix}:*")
+    assert stored and not any(b"10.1.1" in k or b"agent" in k for k in stored), "only hashes are stored"
+
+    # Sixteen simultaneous attempts on one account over the two processes: only the free ones pass.
+    passed, barrier = [], threading.Barrier(16)
+
+    def attempt(i):
+        barrier.wait()
+        if (first if i % 2 else second).reserve("10.2.2.2", "agent.b") == 0:
+            passed.append(i)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(passed) == LOGIN_FREE_ATTEMPTS
+
+    first.succeeded("10.2.2.2", "agent.b")
+    assert second.reserve("10.2.2.2", "agent.b") == 0, "a success clears the account's count everywhere"
+
+
+def test_an_unreachable_redis_falls_back_to_the_process_throttle(caplog):
+    import redis
+
+    from console.login import LOGIN_FREE_ATTEMPTS, RedisLoginThrottle
+
+    throttle = RedisLoginThrottle(redis.StrictRedis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2))
+    for _ in range(LOGIN_FREE_ATTEMPTS):
+        assert throttle.reserve("10.3.3.3", "agent.dpo") == 0
+    assert throttle.reserve("10.3.3.3", "agent.dpo") > 0, "still limited, in this process"
+    assert "Redis unavailable" in caplog.text
+
+
+def test_the_app_uses_the_redis_throttle_when_redis_is_configured(app, monkeypatch):
+    from console.login import RedisLoginThrottle, throttle
+    from devtools.databases import REDIS_URL
+
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    with app.app_context():
+        app.extensions.pop("login_throttle", None)
+        assert isinstance(throttle(), RedisLoginThrottle)
+        app.extensions.pop("login_throttle", None)
