@@ -135,6 +135,17 @@ def rasa_speedups_enabled() -> bool:
     return os.environ.get("RASA_SPEEDUPS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def rest_channel_token() -> str:
+    """When set, the REST channel (any `sender`) answers only callers sending this bearer token."""
+    return os.environ.get("REST_CHANNEL_TOKEN", "")
+
+
+def socket_session_key() -> str:
+    """Key that turns a widget's session secret into its conversation id (same on every Rasa
+    server); RASA_API_TOKEN when unset, a per-process key when neither is set."""
+    return os.environ.get("SOCKET_SESSION_KEY") or os.environ.get("RASA_API_TOKEN", "")
+
+
 def rasa_api_token() -> str:
     """Token of Rasa's HTTP API, read from the environment (never on the command line)."""
     return os.environ.get("RASA_API_TOKEN", "")

@@ -172,8 +172,12 @@ class RasaServer:
     # Clients ---------------------------------------------------------------
     def say(self, sender: str, message: str, timeout: float = 30) -> List[dict]:
         """Send a message over the public REST channel; return the reply elements."""
+        token = self.env.get("REST_CHANNEL_TOKEN")
         response = requests.post(
-            f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=timeout
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=timeout,
         )
         response.raise_for_status()
         return response.json()

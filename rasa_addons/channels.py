@@ -7,8 +7,11 @@ message always gets a visible reply, even when an internal part fails.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import inspect
 import logging
+import secrets
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Union
 
@@ -78,6 +81,13 @@ class GuardedRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            # REST takes any `sender`: it is for trusted callers. With REST_CHANNEL_TOKEN set (as in
+            # docker/), only callers holding the token get in; the widget uses socket.io.
+            expected = settings.rest_channel_token()
+            if expected:
+                sent = request.headers.get("authorization", "")
+                if not hmac.compare_digest(sent.encode("utf-8"), f"Bearer {expected}".encode("utf-8")):
+                    return _error(401, "unauthorized", "Jeton du canal REST manquant ou invalide.")
             if len(request.body or b"") > MAX_BODY_BYTES:
                 return _error(413, "payload_too_large", "La requête est trop volumineuse.")
             try:
@@ -159,6 +169,19 @@ class GuardedSocketIOOutput(SocketIOOutput):
         await self._send_message(recipient_id, {"custom": json_message})
 
 
+# A session secret shorter than this is not one the server issued (uuid4 hex: 32 characters).
+MIN_SESSION_SECRET_CHARS = 16
+_PROCESS_SESSION_KEY = secrets.token_hex(32)
+
+
+def sender_for_session(session_secret: str, key: Optional[str] = None) -> str:
+    """The conversation id (Rasa's sender id) of a socket.io session secret: a keyed hash, the
+    same on every Rasa server sharing SOCKET_SESSION_KEY (RASA_API_TOKEN when unset)."""
+    key = key if key is not None else (settings.socket_session_key() or _PROCESS_SESSION_KEY)
+    digest = hmac.new(key.encode("utf-8"), session_secret.encode("utf-8"), hashlib.sha256).hexdigest()
+    return "sio-" + digest[:32]
+
+
 class GuardedSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel, guarded, with session persistence that works on any
     python-socketio version (RasaHQ/rasa#13027: `enter_room` became a coroutine)."""
@@ -170,6 +193,7 @@ class GuardedSocketIOInput(SocketIOInput):
         super().__init__(*args, **kwargs)
         self.rate_limiter = rate_limiter or rate_limiter_from_environment()
         self._client_of_sid: Dict[str, str] = {}
+        self._sender_of_sid: Dict[str, str] = {}
 
     @classmethod
     def name(cls) -> Text:
@@ -197,14 +221,22 @@ class GuardedSocketIOInput(SocketIOInput):
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
             self._client_of_sid.pop(sid, None)
+            self._sender_of_sid.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any) -> None:
+            # The session id the browser keeps is a secret; the conversation is stored under a
+            # keyed hash of it (sender_for_session). Knowing a conversation's sender id (console,
+            # logs) therefore does not let anyone join it, and a socket posts only into the
+            # session it presented (issue #23.9). Compatible with rasa-webchat, which keeps and
+            # sends back the id of session_confirm.
             session_id = data.get("session_id") if isinstance(data, dict) else None
-            if not valid_sender(session_id):
+            if not valid_sender(session_id) or len(session_id) < MIN_SESSION_SECRET_CHARS:
                 session_id = uuid.uuid4().hex
+            sender = sender_for_session(session_id)
+            self._sender_of_sid[sid] = sender
             if self.session_persistence:
-                entered = sio.enter_room(sid, session_id, namespace=self.namespace)
+                entered = sio.enter_room(sid, sender, namespace=self.namespace)
                 if inspect.isawaitable(entered):
                     await entered
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
@@ -214,8 +246,10 @@ class GuardedSocketIOInput(SocketIOInput):
             output = GuardedSocketIOOutput(sio, self.bot_message_evt)
             data = data if isinstance(data, dict) else {}
             if self.session_persistence:
-                sender = data.get("session_id")
-                if not valid_sender(sender):
+                # Only the session this socket presented; the session_id in the message must be it.
+                sender = self._sender_of_sid.get(sid)
+                claimed = data.get("session_id")
+                if sender is None or not isinstance(claimed, str) or sender_for_session(claimed) != sender:
                     await output.send_text_message(sid, "Votre session a expiré : rechargez la page pour continuer.")
                     return
                 recipient = sender

@@ -14,6 +14,7 @@ from devtools.servers import ActionServer, RasaServer, free_port
 
 pytestmark = pytest.mark.servers
 RATE_LIMIT = 8
+REST_TOKEN = "rest-token-for-trusted-callers"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def fragile(servers_dir, app_database_url, tmp_path_factory):
             "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
             "ACTION_TIMEOUT_SECONDS": "3",
             "TRUSTED_PROXY_COUNT": "1",
+            "REST_CHANNEL_TOKEN": REST_TOKEN,
         },
     ).start()
     action_server = ActionServer(workdir, env={"DATABASE_URL": app_database_url}, port=action_port)
@@ -68,7 +70,10 @@ def test_rate_limit_answers_429_in_french(fragile):
     statuses = []
     for _ in range(RATE_LIMIT + 2):
         response = requests.post(
-            f"{server.url}/webhooks/rest/webhook", json={"sender": "flood", "message": "bonjour"}, timeout=30
+            f"{server.url}/webhooks/rest/webhook",
+            json={"sender": "flood", "message": "bonjour"},
+            headers={"Authorization": f"Bearer {REST_TOKEN}"},
+            timeout=30,
         )
         statuses.append(response.status_code)
         if response.status_code == 429:
@@ -81,6 +86,7 @@ def test_rate_limit_answers_429_in_french(fragile):
 
 def rest_statuses(server, count, forwarded_for=None):
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    headers["Authorization"] = f"Bearer {REST_TOKEN}"
     return [
         requests.post(
             f"{server.url}/webhooks/rest/webhook",
@@ -110,7 +116,7 @@ async def socketio_flood(url, source_address, count):
     received, confirmed = [], asyncio.Event()
     client.on("session_confirm", lambda data: confirmed.set())
     client.on("bot_uttered", lambda data: received.append(data))
-    session_id = f"flood-{uuid.uuid4().hex[:8]}"
+    session_id = uuid.uuid4().hex
     try:
         await client.connect(url, socketio_path="/socket.io", transports=["polling"])
         await client.emit("session_request", {"session_id": session_id})
@@ -136,3 +142,16 @@ def test_widget_users_are_limited_one_by_one_not_all_together(fragile):
     assert other and not any(
         "error" in (r.get("custom") or {}) and r["custom"]["error"] == "rate_limited" for r in other
     )
+
+
+def test_the_rest_channel_answers_only_trusted_callers_when_a_token_is_set(fragile):
+    """Issue #23.9: REST takes any sender, so production requires its token (docker/ sets it)."""
+    server, _ = fragile
+    url = f"{server.url}/webhooks/rest/webhook"
+    body = {"sender": f"rest-{uuid.uuid4().hex[:8]}", "message": "bonjour"}
+    client = {"X-Forwarded-For": "198.51.100.50"}  # its own rate-limit budget
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": REST_TOKEN}):
+        refused = requests.post(url, json=body, headers={**client, **headers}, timeout=30)
+        assert refused.status_code == 401 and "Jeton" in refused.json()["message"]
+    accepted = requests.post(url, json=body, headers={**client, "Authorization": f"Bearer {REST_TOKEN}"}, timeout=30)
+    assert accepted.status_code == 200 and accepted.json()
