@@ -34,7 +34,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP) $(WEB_ASSETS) ## Create the virtual environment and install the locked dependencies
 
 # Browser assets (DSFR, socket.io client, axe-core) from the npm registry, locked by package-lock.json.
-$(WEB_ASSETS): widget/package.json widget/package-lock.json $(STAMP)
+$(WEB_ASSETS): widget/package.json widget/package-lock.json webapp/assets.py $(STAMP)
 	@command -v npm > /dev/null || { echo "npm is needed for the widget's assets (apt-get install npm, or Node.js 18+)"; exit 1; }
 	@mkdir -p var/logs
 	@cd widget && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error > ../var/logs/npm.log 2>&1 || { tail -20 ../var/logs/npm.log; exit 1; }

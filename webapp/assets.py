@@ -13,6 +13,7 @@ FILES = {
     "@gouvfr/dsfr/dist/dsfr.min.css": "dsfr/dsfr.min.css",
     "@gouvfr/dsfr/dist/fonts": "dsfr/fonts",
     "@gouvfr/dsfr/dist/icons": "dsfr/icons",  # dsfr.min.css draws its icons from here (e.g. external links)
+    "@gouvfr/dsfr/dist/favicon": "dsfr/favicon",  # the pages' icon (else browsers ask for /favicon.ico: 404)
     "socket.io-client/dist/socket.io.min.js": "socket.io.min.js",
     "axe-core/axe.min.js": "axe.min.js",
 }

@@ -53,6 +53,12 @@ def widget_asset(filename: str):
     return send_from_directory(WIDGET_DIR, filename, max_age=300)
 
 
+@blueprint.get("/favicon.ico")
+def favicon():
+    # Browsers ask for it on their own (a JSON answer, a page without <link rel="icon">).
+    return send_from_directory(VENDOR_DIR / "dsfr" / "favicon", "favicon.ico", max_age=86400)
+
+
 @blueprint.get("/sante")
 def health():
     return {"status": "ok"}

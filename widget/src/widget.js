@@ -8,6 +8,8 @@
  * Talks to Rasa's socket.io channel only (the configured server), keeps the
  * conversation across reloads (session id + transcript in localStorage), and renders
  * what replies carry: text (as text, never HTML), buttons, sources, form progress.
+ * On small screens (phones, or a desktop at 200 % zoom) the open widget takes the whole
+ * visual viewport, and follows it when an on-screen keyboard takes part of the screen.
  */
 (function () {
   "use strict";
@@ -18,7 +20,14 @@
   var RETENTION = (script && script.getAttribute("data-retention-days")) || "90";
   var ASSETS = script && script.src ? script.src.replace(/[^/]*$/, "") : "/widget/";
   var STORE_KEY = "mds-widget:" + SERVER;
+  // The privacy notice's state ("collapsed" / "expanded"), kept apart from the conversation so
+  // that « Nouvelle conversation » does not show it again in full.
+  var NOTICE_KEY = STORE_KEY + ":notice";
   var MAX_CHARS = 1000;
+  // Same breakpoint as widget.css: below it the open widget is full-screen.
+  var FULL_SCREEN = "(max-width: 40em), (max-height: 31.25em)";
+  // Below this height (CSS px) the full-screen panel keeps only the header, the log and the input.
+  var CRAMPED = 320;
 
   // --- state kept across reloads -------------------------------------------------
   function loadState() {
@@ -43,6 +52,12 @@
     return "web-" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
   var state = loadState();
+  function loadNoticeState() {
+    try { return window.localStorage.getItem(NOTICE_KEY); } catch (e) { return null; }
+  }
+  function saveNoticeState(value) {
+    try { window.localStorage.setItem(NOTICE_KEY, value); } catch (e) { /* private mode */ }
+  }
 
   // --- DOM helpers (text only: no innerHTML anywhere) -------------------------------
   function el(tag, attrs, children) {
@@ -100,11 +115,15 @@
   var resetButton = el("button", { type: "button", className: "mds-secondary", text: "Nouvelle conversation" });
   var closeButton = el("button", { type: "button", className: "mds-close", "aria-label": "Fermer la fenêtre de discussion", text: "×" });
   var header = el("div", { className: "mds-header" }, [heading, el("div", { className: "mds-header-actions" }, [resetButton, closeButton])]);
-  var notice = el("p", { className: "mds-notice", id: "mds-notice" }, [
-    document.createTextNode(
-      "Assistant automatique. Vos messages sont conservés " + RETENTION + " jours, avec adresses e-mail, " +
-      "téléphones et noms masqués, pour améliorer le service. N'écrivez ni détail de santé ni numéro de sécurité sociale."
-    ),
+  // The privacy notice: in full until the citizen has read it (reduced by them, or once their first
+  // message is sent), then one line with its essential warning and « En savoir plus ».
+  var noticeDetails = el("span", { className: "mds-notice-details", id: "mds-notice-details",
+    text: "Assistant automatique. Vos messages sont conservés " + RETENTION + " jours, avec adresses e-mail, " +
+      "téléphones et noms masqués, pour améliorer le service. " });
+  var noticeToggle = el("button", { type: "button", className: "mds-notice-toggle", "aria-controls": "mds-notice-details" });
+  var notice = el("div", { className: "mds-notice" }, [
+    el("p", { id: "mds-notice" }, [noticeDetails, document.createTextNode("N'écrivez ni détail de santé ni numéro de sécurité sociale.")]),
+    noticeToggle,
   ]);
   var status = el("p", { className: "mds-status", role: "status", hidden: "" });
   var log = el("div", { className: "mds-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation", tabindex: "0" });
@@ -122,8 +141,85 @@
   root.appendChild(launcher);
   root.appendChild(panel);
 
+  var noticeChosen = loadNoticeState();  // null until reduced or expanded once
+  function setNoticeCollapsed(collapsed, remember) {
+    noticeDetails.hidden = collapsed;
+    noticeToggle.textContent = collapsed ? "En savoir plus" : "Réduire";
+    noticeToggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
+    if (remember) { noticeChosen = collapsed ? "collapsed" : "expanded"; saveNoticeState(noticeChosen); }
+  }
+  setNoticeCollapsed(noticeChosen === "collapsed", false);
+  noticeToggle.addEventListener("click", function () { setNoticeCollapsed(!noticeDetails.hidden, true); });
+
+  // --- keeping the latest message in view ------------------------------------------------
+  // The log scrolls by itself (scrollTop, never scrollIntoView or focus): the page does not move
+  // and the focus stays where the citizen is typing. A message taller than the log is shown
+  // from its start, so that a long answer is read from its first line.
+  var followLatest = true;
+  function latestTarget() {
+    var last = log.lastElementChild;
+    var bottom = log.scrollHeight - log.clientHeight;
+    if (!last) return bottom;
+    var top = last.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop - 12;
+    return Math.max(0, Math.min(bottom, Math.floor(top)));
+  }
+  function scrollToLatest() {
+    if (panel.hidden) return;
+    followLatest = true;
+    log.scrollTop = latestTarget();
+  }
+  // Whether the citizen has scrolled back to read earlier messages: then a change of the log's
+  // size (keyboard, notice, typing indicator) leaves their reading position alone.
+  log.addEventListener("scroll", function () {
+    followLatest = log.scrollTop >= latestTarget() - 4;
+  }, { passive: true });
+  // The log's size changes (keyboard, notice, typing indicator) and so do its messages' (the
+  // page's web fonts arriving after the first layout, a reply completed late): keep following.
+  var resizes = typeof window.ResizeObserver === "function"
+    ? new window.ResizeObserver(function () { if (followLatest) scrollToLatest(); }) : null;
+  function watchSize(node) { if (resizes) resizes.observe(node); }
+  watchSize(log);
+
+  // --- full screen on small screens, above the on-screen keyboard ----------------------------
+  // Phones open the keyboard over the page: the layout viewport (what position: fixed uses) keeps
+  // its height, only the visual viewport shrinks. The full-screen panel is sized and placed on the
+  // visual viewport, so that the input stays visible above the keyboard.
+  var fullScreen = window.matchMedia ? window.matchMedia(FULL_SCREEN) : null;
+  function fitToVisualViewport() {
+    var vv = window.visualViewport;
+    var active = vv && !panel.hidden && fullScreen && fullScreen.matches && Math.abs(vv.scale - 1) < 0.01;
+    if (!active) {
+      // No keyboard logic while pinch-zoomed: the citizen is magnifying the page, not typing.
+      root.style.removeProperty("--mds-vv-height");
+      root.style.removeProperty("--mds-vv-top");
+      root.style.removeProperty("--mds-vv-left");
+      root.style.removeProperty("--mds-vv-width");
+      root.classList.remove("mds-keyboard");
+      root.classList.toggle("mds-cramped", !panel.hidden && !!fullScreen && fullScreen.matches && window.innerHeight < CRAMPED);
+      return;
+    }
+    root.style.setProperty("--mds-vv-height", vv.height + "px");
+    root.style.setProperty("--mds-vv-top", vv.offsetTop + "px");
+    root.style.setProperty("--mds-vv-left", vv.offsetLeft + "px");
+    root.style.setProperty("--mds-vv-width", vv.width + "px");
+    // A keyboard covers the bottom safe area (home indicator): no need to keep it free then.
+    root.classList.toggle("mds-keyboard", document.documentElement.clientHeight - vv.height > 120);
+    // A landscape phone with its keyboard open leaves a strip: the input comes first there.
+    root.classList.toggle("mds-cramped", vv.height < CRAMPED);
+    if (followLatest) scrollToLatest();
+  }
+  if (window.visualViewport) {
+    window.visualViewport.addEventListener("resize", fitToVisualViewport);
+    window.visualViewport.addEventListener("scroll", fitToVisualViewport);
+  }
+  window.addEventListener("resize", fitToVisualViewport);
+  if (fullScreen) {
+    if (fullScreen.addEventListener) fullScreen.addEventListener("change", fitToVisualViewport);
+    else if (fullScreen.addListener) fullScreen.addListener(fitToVisualViewport);
+  }
+
   // --- rendering -----------------------------------------------------------------------
-  function renderItem(item) {
+  function renderItem(item, batch) {
     var node;
     if (item.type === "user") {
       node = el("div", { className: "mds-msg mds-user" }, [el("span", { className: "mds-sr-only", text: "Vous : " }), document.createTextNode(item.text)]);
@@ -135,18 +231,28 @@
       }
       if (item.text) node.appendChild(el("p", { className: "mds-text" }, [richText(item.text)]));
       if (item.sources && item.sources.length) {
-        var list = el("ul", { className: "mds-sources" });
-        item.sources.forEach(function (source) {
-          list.appendChild(el("li", {}, [document.createTextNode("Source : "), link(source.url, source.title),
-            document.createTextNode(item.verifiedOn ? " — vérifié le " + formatDate(item.verifiedOn) : "")]));
+        // One compact paragraph: « Sources : A ; B — vérifié le JJ/MM/AAAA » (the date is the fact's).
+        var list = el("ul", { className: "mds-source-list", role: "list" });
+        item.sources.forEach(function (source, index) {
+          list.appendChild(el("li", {}, [link(source.url, source.title),
+            index < item.sources.length - 1 ? document.createTextNode(" ;") : null]));
         });
-        node.appendChild(list);
+        node.appendChild(el("div", { className: "mds-sources" }, [
+          document.createTextNode(item.sources.length > 1 ? "Sources : " : "Source : "), list,
+          item.verifiedOn ? document.createTextNode(" — vérifié le " + formatDate(item.verifiedOn)) : null,
+        ]));
       }
       if (item.buttons && item.buttons.length) {
         var group = el("div", { className: "mds-buttons", role: "group", "aria-label": "Suggestions" });
         item.buttons.forEach(function (button) {
           var b = el("button", { type: "button", className: "mds-suggestion", text: button.title });
-          b.addEventListener("click", function () { sendMessage(button.payload, button.title); });
+          b.addEventListener("click", function () {
+            // The suggestions give way once chosen (widget.css): the focus goes to the conversation
+            // rather than to nowhere (the input would open a phone's keyboard).
+            var focused = document.activeElement === b;
+            sendMessage(button.payload, button.title);
+            if (focused) log.focus({ preventScroll: true });
+          });
           group.appendChild(b);
         });
         node.appendChild(group);
@@ -155,7 +261,8 @@
       node = el("p", { className: "mds-msg mds-system", text: item.text });
     }
     log.appendChild(node);
-    log.scrollTop = log.scrollHeight;
+    watchSize(node);
+    if (!batch) scrollToLatest();
   }
   function addItem(item) {
     state.items.push(item);
@@ -164,8 +271,10 @@
     renderItem(item);
   }
   function renderAll() {
+    if (resizes) { resizes.disconnect(); watchSize(log); }
     while (log.firstChild) log.removeChild(log.firstChild);
-    state.items.forEach(renderItem);
+    state.items.forEach(function (item) { renderItem(item, true); });
+    scrollToLatest();
   }
 
   // A reply comes as several events (text + buttons, then custom): fold them into one item.
@@ -208,6 +317,7 @@
       if (extra[key] !== undefined) last[key] = extra[key];
     });
     saveState();
+    if (resizes) resizes.unobserve(log.lastChild);
     log.removeChild(log.lastChild);
     renderItem(last);
   }
@@ -287,12 +397,18 @@
   }
 
   // --- interactions --------------------------------------------------------------------------
+  function showPanel(open) {
+    panel.hidden = !open;
+    root.classList.toggle("mds-open", open);
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    fitToVisualViewport();
+    if (open) scrollToLatest();
+  }
   function setOpen(open) {
     state.open = open;
     saveState();
-    panel.hidden = !open;
-    launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    if (open) { connect(false); textarea.focus(); } else { launcher.focus(); }
+    showPanel(open);
+    if (open) { connect(false); textarea.focus({ preventScroll: true }); } else { launcher.focus(); }
   }
   launcher.addEventListener("click", function () { setOpen(panel.hidden); });
   closeButton.addEventListener("click", function () { setOpen(false); });
@@ -302,6 +418,8 @@
     var text = textarea.value;
     if (!text.trim()) return;
     textarea.value = "";
+    // The notice has been read once the citizen writes: from now on it takes one line.
+    if (noticeChosen === null) setNoticeCollapsed(true, true);
     sendMessage(text);
   });
   textarea.addEventListener("keydown", function (event) {
@@ -313,14 +431,17 @@
     renderAll();
     addItem({ type: "system", text: "Nouvelle conversation commencée." });
     connect(true);
-    textarea.focus();
+    textarea.focus({ preventScroll: true });
   });
 
   function mount() {
-    document.head.appendChild(el("link", { rel: "stylesheet", href: ASSETS + "widget.css" }));
+    var stylesheet = el("link", { rel: "stylesheet", href: ASSETS + "widget.css" });
+    // Until the stylesheet applies, the log does not scroll: show the latest message once it does.
+    stylesheet.addEventListener("load", function () { fitToVisualViewport(); scrollToLatest(); });
+    document.head.appendChild(stylesheet);
     document.body.appendChild(root);
     renderAll();
-    if (state.open) { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); connect(false); }
+    if (state.open) { showPanel(true); connect(false); }
   }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
   window.MesDonneesDeSanteWidget = { open: function () { setOpen(true); } };
