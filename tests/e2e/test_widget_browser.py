@@ -561,3 +561,48 @@ def test_no_failed_request_and_no_console_error_in_a_conversation(browser, web_a
         context.close()
     assert problems == [], problems
     assert requests.get(web_app.url + "/favicon.ico", timeout=10).status_code == 200
+
+
+def test_a_fact_answer_can_be_rated_with_a_reason_and_the_rating_changed(page, app_database_url):
+    """Issue #18.4: « Cette réponse vous a-t-elle aidé ? » under the answer, Non with a reason, then
+    a change of mind; the choice is shown as pressed, kept after a reload, and stored once."""
+    import sqlalchemy as sa
+
+    from gdpr.requests import RequestRepository
+    from storage.schema import answer_feedback
+
+    open_widget(page)
+    ask(page, "Qu'est-ce que le Health Data Hub ?")
+    answer = page.locator(".mds-bot").nth(page.locator(".mds-bot").count() - 1)  # fixed, not « last »
+    rating = answer.get_by_role("group", name="Cette réponse vous a-t-elle aidé ?")
+    rating.get_by_role("button", name="Non").click()
+    page.get_by_text("Qu'est-ce qui n'allait pas ?").wait_for(timeout=30000)
+    wait_until_the_reply_is_complete(page)
+    assert rating.get_by_role("button", name="Non").get_attribute("aria-pressed") == "true"
+    page.locator(".mds-bot").last.get_by_role("button", name="Pas clair").click()
+    page.get_by_text("l'équipe relira cette réponse").wait_for(timeout=30000)
+    wait_until_the_reply_is_complete(page)
+
+    rating.get_by_role("button", name="Oui").click()  # still there, under its answer
+    page.get_by_text("Merci, votre avis est enregistré.").last.wait_for(timeout=30000)
+    wait_until_the_reply_is_complete(page)
+    page.reload()
+    page.wait_for_load_state("load")
+    if not page.get_by_label("Votre question").is_visible():  # the widget reopens as it was left
+        open_widget(page)
+    reloaded = page.get_by_role("group", name="Cette réponse vous a-t-elle aidé ?").first
+    reloaded.wait_for()
+    assert reloaded.get_by_role("button", name="Oui").get_attribute("aria-pressed") == "true"
+    assert reloaded.get_by_role("button", name="Non").get_attribute("aria-pressed") == "false"
+
+    session = stored_conversation(page)["sessionId"]
+    from devtools.servers import API_TOKEN
+    from rasa_addons.channels import sender_for_session
+
+    with RequestRepository(app_database_url).engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(answer_feedback.c.helpful, answer_feedback.c.reason).where(
+                answer_feedback.c.sender_id == sender_for_session(session, key=API_TOKEN)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(True, None)], "one rating per answer, the latest choice"

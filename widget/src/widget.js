@@ -119,7 +119,7 @@
   // message is sent), then one line with its essential warning and « En savoir plus ».
   var noticeDetails = el("span", { className: "mds-notice-details", id: "mds-notice-details",
     text: "Assistant automatique. Vos messages sont conservés " + RETENTION + " jours, avec adresses e-mail, " +
-      "téléphones et noms masqués, pour améliorer le service. " });
+      "téléphones, noms, adresses postales et détails de santé masqués, pour améliorer le service. " });
   var noticeToggle = el("button", { type: "button", className: "mds-notice-toggle", "aria-controls": "mds-notice-details" });
   var notice = el("div", { className: "mds-notice" }, [
     el("p", { id: "mds-notice" }, [noticeDetails, document.createTextNode("N'écrivez ni détail de santé ni numéro de sécurité sociale.")]),
@@ -240,6 +240,8 @@
         node.appendChild(el("div", { className: "mds-sources" }, [
           document.createTextNode(item.sources.length > 1 ? "Sources : " : "Source : "), list,
           item.verifiedOn ? document.createTextNode(" — vérifié le " + formatDate(item.verifiedOn)) : null,
+          // The rating follows on the same line when there is room (a fact answer always has sources).
+          item.feedback ? feedbackRow(item) : null,
         ]));
       }
       if (item.buttons && item.buttons.length) {
@@ -257,12 +259,36 @@
         });
         node.appendChild(group);
       }
+      if (item.feedback && !(item.sources && item.sources.length)) node.appendChild(feedbackRow(item));
     } else {
       node = el("p", { className: "mds-msg mds-system", text: item.text });
     }
     log.appendChild(node);
     watchSize(node);
     if (!batch) scrollToLatest();
+  }
+  // « Cette réponse vous a-t-elle aidé ? » under a fact answer: Oui / Non, changeable (the choice
+  // is kept with the conversation in localStorage and shown as pressed).
+  var FEEDBACK_SHOWN = { Oui: "Oui, cette réponse m'a aidé", Non: "Non, cette réponse ne m'a pas aidé" };
+  function feedbackRow(item) {
+    var row = el("div", { className: "mds-feedback", role: "group", "aria-label": item.feedback.question }, [
+      el("span", { className: "mds-feedback-question", text: item.feedback.question }),
+    ]);
+    item.feedback.buttons.forEach(function (button) {
+      var b = el("button", {
+        type: "button", className: "mds-feedback-choice", text: button.title,
+        "aria-pressed": item.feedbackChoice === button.title ? "true" : "false",
+      });
+      b.addEventListener("click", function () {
+        item.feedbackChoice = button.title;
+        Array.prototype.forEach.call(row.querySelectorAll("button"), function (other) {
+          other.setAttribute("aria-pressed", other === b ? "true" : "false");
+        });
+        sendMessage(button.payload, FEEDBACK_SHOWN[button.title] || button.title);
+      });
+      row.appendChild(b);
+    });
+    return row;
   }
   function addItem(item) {
     state.items.push(item);
@@ -298,6 +324,13 @@
       if (custom.form && custom.form.step && custom.form.steps) current.progress = { step: Number(custom.form.step), steps: Number(custom.form.steps) };
       if (custom.fallback) current.fallback = String(custom.fallback);
       if (custom.fact_id) current.factId = String(custom.fact_id);
+      var fb = custom.feedback;
+      if (fb && typeof fb.question === "string" && Array.isArray(fb.buttons)) {
+        var choices = fb.buttons.filter(function (b) {
+          return b && typeof b.title === "string" && typeof b.payload === "string" && b.payload.indexOf("/give_feedback{") === 0;
+        }).map(function (b) { return { title: b.title, payload: b.payload }; });
+        if (choices.length) current.feedback = { question: fb.question, buttons: choices };
+      }
       if (custom.error === "rate_limited") current.fallback = "rate_limited";
     }
     clearTimeout(settleTimer);
@@ -313,7 +346,7 @@
   function attachToLastReply(extra) {
     var last = state.items[state.items.length - 1];
     if (!last || last.type !== "bot" || !log.lastChild) return;
-    ["sources", "verifiedOn", "progress", "fallback", "factId"].forEach(function (key) {
+    ["sources", "verifiedOn", "progress", "fallback", "factId", "feedback"].forEach(function (key) {
       if (extra[key] !== undefined) last[key] = extra[key];
     });
     saveState();
