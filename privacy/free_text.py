@@ -259,6 +259,8 @@ _TOPIC_CONTEXT = re.compile(
     r"assures|francais|citoyens|adultes|jeunes|populations?)"
     r"(?:\s+\w+){0,2}?\s+(?:atteint\w*|souffrant|qui\s+ont|ayant|vivant\s+avec|avec|sous|touche\w*)"
     r"(?:\s+(?:de|d'|du|des|par|un|une|le|la|les))*"
+    r"|(?:les|des|aux|ces)\s+(?:personnes|patients|patientes|malades|gens|femmes|hommes|enfants|assures|"
+    r"citoyens|adultes|jeunes|francais)"
     r"|(?:maladies?|pathologies?|affections?)\s+(?:comme|telles?\s+que|tels?\s+que)(?:\s+(?:le|la|les|l'))?"
     r")\s*$"
 )
