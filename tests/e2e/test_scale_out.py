@@ -294,8 +294,9 @@ def test_free_text_personal_data_is_masked_in_postgresql_and_rabbitmq(cluster):
         f"Bonjour, je suis Mme {surname}, j'habite 12 rue des {street}, 44000 Nantes. "
         "Je suis diabétique et je veux savoir qui voit mes données"
     )
-    assert cluster.servers[0].say(sender, message, timeout=60)
-    assert cluster.servers[1].say(sender, surname, timeout=60)
+    up = [s for s in cluster.servers if s.process is not None and s.process.poll() is None]  # a test stops one
+    assert up[0].say(sender, message, timeout=60)
+    assert up[-1].say(sender, surname, timeout=60)
     texts = cluster.user_texts(sender)
     assert texts and all("[nom masqué]" in t for t in texts), texts
     with sa.create_engine(cluster.tracker_url).connect() as connection:
