@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -14,11 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.request_common import repository
 from conversations import feedback
 from gdpr.requests import StorageUnavailable
-from training.facts import default_catalogue
 
 logger = logging.getLogger(__name__)
-
-_ANSWER_ID = re.compile(r"^[0-9a-f]{6,32}$")
 
 
 def _entity(tracker: Tracker, name: str) -> Optional[str]:
@@ -33,15 +29,9 @@ class ActionRecordFeedback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        answer_id, fact_id = _entity(tracker, "answer_id"), _entity(tracker, "fact_id")
-        helpful, reason = _entity(tracker, "helpful"), _entity(tracker, "reason")
-        if (
-            not answer_id
-            or not _ANSWER_ID.match(answer_id)
-            or default_catalogue().get(fact_id) is None
-            or helpful not in ("yes", "no")
-            or (reason is not None and reason not in feedback.REASONS)
-        ):
+        given = {name: _entity(tracker, name) for name in ("answer_id", "fact_id", "helpful", "reason")}
+        answer_id, fact_id, helpful, reason = given.values()
+        if not feedback.valid_entities(feedback.INTENT, {k: v for k, v in given.items() if v is not None}):
             dispatcher.utter_message(text="Je n'ai pas pu lire votre avis. Vous pouvez poser une autre question.")
             return []
         try:
@@ -85,7 +75,7 @@ class ActionRecordFeedbackComment(Action):
             dispatcher.utter_message(text="D'accord, pas de commentaire. Vous pouvez poser une autre question.")
             return reset
         try:
-            marked = bool(answer_id and _ANSWER_ID.match(answer_id)) and feedback.mark_commented(
+            marked = bool(answer_id and feedback.ANSWER_ID.match(answer_id)) and feedback.mark_commented(
                 repository().engine, tracker.sender_id, answer_id
             )
         except (StorageUnavailable, SQLAlchemyError) as error:

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from storage.schema import answer_feedback
+from training.facts import default_catalogue
 
 QUESTION = "Cette réponse vous a-t-elle aidé ?"
 REASONS = {
@@ -38,6 +40,31 @@ COMMENT_INTENT = "add_feedback_comment"
 CANCEL_WORDS = {"annuler", "non", "rien", "stop", "non merci", "pas de commentaire"}
 # A fact with at least this many « Non » and no more « Oui » than « Non » is to be reviewed.
 MIN_BAD_RATINGS = 2
+
+
+ANSWER_ID = re.compile(r"^[0-9a-f]{6,32}$")
+# The entities each payload carries: required, then optional (checked by the message guard and
+# again by the actions, which also receive entities forged past the REST channel's guard).
+PAYLOAD_ENTITIES = {
+    INTENT: ({"answer_id", "fact_id", "helpful"}, {"reason"}),
+    COMMENT_INTENT: ({"answer_id", "fact_id"}, set()),
+}
+
+
+def valid_entities(intent: str, values: Mapping[str, Any]) -> bool:
+    """A rating or a comment request as the buttons under a fact answer send it: the right
+    entities, all strings, an answer id as issued, a catalogue fact, a known choice and reason."""
+    if intent not in PAYLOAD_ENTITIES:
+        return False
+    required, optional = PAYLOAD_ENTITIES[intent]
+    if not required <= set(values) <= required | optional or not all(isinstance(v, str) for v in values.values()):
+        return False
+    return (
+        bool(ANSWER_ID.match(values["answer_id"]))
+        and default_catalogue().get(values["fact_id"]) is not None
+        and values.get("helpful", "yes") in ("yes", "no")
+        and values.get("reason", "other") in REASONS
+    )
 
 
 def new_answer_id() -> str:
@@ -190,14 +217,13 @@ def facts_to_review(
 def per_fact_rows(ratings: Dict[str, FactSatisfaction], titles: Dict[str, str]) -> List[Dict]:
     rows = []
     for fact_id, item in sorted(ratings.items(), key=lambda kv: (-kv[1].not_helpful, -kv[1].ratings, kv[0])):
-        reasons = defaultdict(int, item.reasons)
         rows.append(
             {
                 "fact_id": fact_id,
                 "title": titles.get(fact_id, fact_id),
                 "helpful": item.helpful,
                 "not_helpful": item.not_helpful,
-                "reasons": ", ".join(f"{REASONS.get(code, 'sans raison')} : {n}" for code, n in reasons.items()),
+                "reasons": ", ".join(f"{REASONS.get(code, 'sans raison')} : {n}" for code, n in item.reasons.items()),
                 "comments": item.comments,
             }
         )

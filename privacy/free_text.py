@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterator, List, Optional, Pattern, Sequence, Tuple
+from typing import FrozenSet, Iterator, List, Optional, Pattern, Sequence, Tuple
 
 import yaml
 
@@ -331,14 +331,16 @@ def _trim_name(text: str, start: int, end: int) -> Optional[Span]:
     return Span(words[0].start(), words[-1].end(), "name")
 
 
+_LOWER_NAME_RE = re.compile(rf"{_LOWER_NAME_WORD}(?:\s+(?:{_PARTICLE})?{_LOWER_NAME_WORD}){{0,2}}")
+
+
 def _name_after(text: str, position: int, allow_lower: bool) -> Optional[Span]:
     """The name typed at ``position`` (after a cue)."""
     match = _FULL_NAME_RE.match(text, position)
     if match:
         return _trim_name(text, match.start(), match.end())
     if allow_lower:
-        lower = re.compile(rf"{_LOWER_NAME_WORD}(?:\s+(?:{_PARTICLE})?{_LOWER_NAME_WORD}){{0,2}}")
-        match = lower.match(text, position)
+        match = _LOWER_NAME_RE.match(text, position)
         if match:
             # stop at the first word that is clearly a continuation of the sentence
             words = []
@@ -351,62 +353,12 @@ def _name_after(text: str, position: int, allow_lower: bool) -> Optional[Span]:
     return None
 
 
-_CONTINUATION = {
-    "et",
-    "je",
-    "j",
-    "mais",
-    "pour",
-    "car",
-    "qui",
-    "que",
-    "depuis",
-    "suis",
-    "ai",
-    "habite",
-    "vis",
-    "veux",
-    "voudrais",
-    "souhaite",
-    "ne",
-    "n",
-    "a",
-    "au",
-    "aux",
-    "dans",
-    "sur",
-    "avec",
-    "est",
-    "c",
-    "ca",
-    "ça",
-    "mes",
-    "mon",
-    "ma",
-    "les",
-    "le",
-    "la",
-    "des",
-    "du",
-    "un",
-    "une",
-    "comment",
-    "pourquoi",
-    "quand",
-    "ou",
-    "donc",
-    "alors",
-    "aussi",
-    "bonjour",
-    "merci",
-    "j'ai",
-    "svp",
-    "stp",
-    "voila",
-    "voilà",
-    "en",
-    "y",
-}
+# Words that continue the sentence after a lower-case name (« je m'appelle kevin et je… »).
+_CONTINUATION = set(
+    """et je j mais pour car qui que depuis suis ai habite vis veux voudrais souhaite ne n a au aux dans
+    sur avec est c ca ça mes mon ma les le la des du un une comment pourquoi quand ou donc alors aussi
+    bonjour merci j'ai svp stp voila voilà en y""".split()
+)
 
 
 # After a name found by a cue, more names in an enumeration (« mes enfants Lucas et Nolwenn »).
@@ -449,13 +401,10 @@ def _looks_like_person(text: str, span: Span) -> bool:
     return words[0].isupper() and len(words[0]) >= 3
 
 
-_CAPITALISED_RUN = re.compile(_FULL_NAME)
-
-
 def _first_name_spans(text: str) -> Iterator[Span]:
     """A known given name, with the surname that follows it (« Fatou Diop », « Kevin DUPONT »)."""
     names, ambiguous = _first_names()
-    for match in _CAPITALISED_RUN.finditer(text):
+    for match in _FULL_NAME_RE.finditer(text):
         words = list(_WORD.finditer(text, match.start(), match.end()))
         for index, word in enumerate(words):
             folded = fold(word.group())
@@ -489,10 +438,19 @@ def load_ner() -> object:
     return _nlp
 
 
+def warm_up() -> None:
+    """Load everything masking reads lazily (NER, lexicon, given names, vocabulary), so that no
+    citizen's turn pays for it; the tracker store calls it in the background when it starts."""
+    load_ner()
+    _health_pattern()
+    _first_names()
+    _vocabulary()
+
+
 def _needs_ner(text: str) -> bool:
     """NER only runs when a capitalised word could be an unknown name: not the first word of a
     sentence, and not a known institution, product or greeting."""
-    for match in _CAPITALISED_RUN.finditer(text):
+    for match in _FULL_NAME_RE.finditer(text):
         before = text[: match.start()].rstrip()
         if not before or before[-1] in ".!?:\n":
             words = list(_WORD.finditer(text, match.start(), match.end()))
@@ -620,8 +578,3 @@ def mask_personal_data(text: str, spans: Optional[Sequence[Span]] = None) -> str
     for span in sorted(spans, reverse=True):
         text = text[: span.start] + MASK_BY_KIND[span.kind] + text[span.end :]
     return text
-
-
-def personal_values(text: str) -> Dict[str, str]:
-    """The personal data found in ``text``, as {typed text: mask} (to mask copies elsewhere)."""
-    return {text[s.start : s.end]: MASK_BY_KIND[s.kind] for s in find_personal_data(text)}

@@ -47,57 +47,23 @@ def clean_message(text: str) -> str:
     return " ".join(text.split())
 
 
-_ANSWER_ID = re.compile(r"^[0-9a-f]{6,32}$")
-
-
 def _allowed_feedback(text: str) -> bool:
-    """/give_feedback{"answer_id", "fact_id", "helpful"[, "reason"]}, as under a fact answer."""
-    from conversations.feedback import INTENT, REASONS
+    """/give_feedback{…} and /add_feedback_comment{…}, as the buttons under a fact answer send them."""
+    from conversations.feedback import valid_entities
 
-    prefix = f"/{INTENT}"
+    intent, brace, body = text[1:].partition("{")
     try:
-        value = json.loads(text[len(prefix) :])
+        values = json.loads(brace + body)
     except ValueError:
         return False
-    if not isinstance(value, dict) or not {"answer_id", "fact_id", "helpful"} <= set(value) <= {
-        "answer_id",
-        "fact_id",
-        "helpful",
-        "reason",
-    }:
-        return False
-    if not all(isinstance(v, str) for v in value.values()):
-        return False
-    return (
-        bool(_ANSWER_ID.match(value["answer_id"]))
-        and value["fact_id"] in default_catalogue().facts
-        and value["helpful"] in ("yes", "no")
-        and value.get("reason", "other") in REASONS
-    )
-
-
-def _allowed_comment_request(text: str) -> bool:
-    """/add_feedback_comment{"answer_id", "fact_id"}, under a rating's acknowledgement."""
-    try:
-        value = json.loads(text[len("/add_feedback_comment") :])
-    except ValueError:
-        return False
-    return (
-        isinstance(value, dict)
-        and set(value) == {"answer_id", "fact_id"}
-        and all(isinstance(v, str) for v in value.values())
-        and bool(_ANSWER_ID.match(value["answer_id"]))
-        and value["fact_id"] in default_catalogue().facts
-    )
+    return isinstance(values, dict) and valid_entities(intent, values)
 
 
 def _allowed_payload(text: str) -> bool:
     if text in _SIMPLE_PAYLOADS:
         return True
-    if text.startswith("/give_feedback{"):
+    if text.startswith(("/give_feedback{", "/add_feedback_comment{")):
         return _allowed_feedback(text)
-    if text.startswith("/add_feedback_comment{"):
-        return _allowed_comment_request(text)
     for intent, entity, allowed in (
         ("ask_fact", "fact_id", None),
         ("correct_field", "request_field", _CORRECTABLE_FIELDS),

@@ -29,8 +29,8 @@ import rasa_addons
 import settings
 from conversations import log as conversation_log
 from gdpr.kinds import PERSONAL_SLOTS
+from privacy import free_text
 from privacy.events import mask_event_dict
-from privacy.free_text import find_personal_data, load_ner
 from privacy.masking import VALUE_MASK
 from rasa_addons import speedups as rasa_speedups
 from storage.database import private_sqlite_file, sqlite_pragmas
@@ -74,8 +74,7 @@ def _answers_to_personal_questions(events: Iterable[Event]) -> Set[str]:
 
 def _warm_up_masking() -> None:
     try:
-        load_ner()
-        find_personal_data("Je m'appelle Marie Dupont, 12 rue des Lilas, 44000 Nantes.")
+        free_text.warm_up()
     except Exception as error:  # noqa: BLE001 - masking falls back to its other rules
         logger.warning("masking warm-up failed: %s", type(error).__name__)
 
