@@ -84,7 +84,7 @@ class ActionRecordFeedbackComment(Action):
         if marked:
             dispatcher.utter_message(
                 text="Merci, votre commentaire est enregistré avec la conversation (noms, adresses et détails de "
-                "santé y sont masqués). Vous pouvez poser une autre question."
+                "santé y sont masqués automatiquement). Vous pouvez poser une autre question."
             )
         else:
             dispatcher.utter_message(
