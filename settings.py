@@ -171,3 +171,41 @@ def model_cache_dir() -> Path:
 def operator_password() -> str | None:
     """`make operator`: the new password, when not typed at the prompt (scripts, containers)."""
     return os.environ.get("OPERATOR_PASSWORD") or None
+
+
+# --- E-mail (issue #17) ----------------------------------------------------------------
+def smtp_url() -> str:
+    """Outgoing mail server: `smtp://host:port` (plain, for the loopback sink),
+    `smtp+starttls://user:password@host:587` or `smtps://user:password@host:465`. The default
+    is the local sink that `make run` starts (mail.sink), which stores messages under MAIL_DIR."""
+    return os.environ.get("SMTP_URL", "smtp://127.0.0.1:8025")
+
+
+def mail_dir() -> Path:
+    """Where the local SMTP sink stores every message it receives (a Maildir)."""
+    return Path(os.environ.get("MAIL_DIR", VAR_DIR / "mail"))
+
+
+def mail_from() -> str:
+    """Sender of the e-mails sent to citizens."""
+    return os.environ.get("MAIL_FROM", "Mes données de santé <ne-pas-repondre@mes-donnees-sante.localhost>")
+
+
+def mail_reply_to() -> str:
+    """Where a citizen's reply goes: the data-protection team's mailbox."""
+    return os.environ.get("MAIL_REPLY_TO", "protection-donnees@mes-donnees-sante.localhost")
+
+
+def email_code_key() -> str:
+    """Key of the hashes of e-mail verification codes (shared by every action server). When
+    unset, a random key is created once in var/email-code.key (owner-only)."""
+    return os.environ.get("EMAIL_CODE_KEY", "")
+
+
+def deadline_starts_on() -> str:
+    """When the controller is deemed to have received a request, so the one-month deadline starts:
+    `transmission` (default: the day the team records « Transmise au responsable ») or
+    `verification` (the team running this service acts for the controller: the day the citizen
+    proved the e-mail address and the request was recorded)."""
+    value = os.environ.get("DEADLINE_STARTS_ON", "transmission").strip().lower()
+    return value if value in ("transmission", "verification") else "transmission"

@@ -65,8 +65,15 @@ class StoredRequest:
     correct_data: Optional[str]
     objection_reason: Optional[str]
     received_at: dt.datetime
-    deadline: dt.date
+    deadline: Optional[dt.date]  # None while the deadline has not started (gdpr.deadlines)
     letter_key: str
+    initial_deadline: Optional[dt.date] = None
+    transmitted_on: Optional[dt.date] = None
+    transmitted_to: Optional[str] = None
+    transmission_channel: Optional[str] = None
+    transmitted_by: Optional[str] = None
+    extension_reason: Optional[str] = None
+    extended_at: Optional[dt.datetime] = None
 
     @property
     def kind_info(self) -> RequestKind:

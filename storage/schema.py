@@ -27,8 +27,21 @@ gdpr_requests = sa.Table(
     sa.Column("wrong_data", sa.Text),
     sa.Column("correct_data", sa.Text),
     sa.Column("objection_reason", sa.Text),
+    # When the citizen proved the e-mail address and the request was recorded (status « reçue »).
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("deadline", sa.Date, nullable=False),
+    # The legal deadline in force (gdpr.deadlines): NULL while it has not started to run
+    # (DEADLINE_STARTS_ON=transmission and the request is not transmitted yet).
+    sa.Column("deadline", sa.Date),
+    # The first month's deadline, kept when the deadline is extended (art. 12.3).
+    sa.Column("initial_deadline", sa.Date),
+    # Transmission to the controller (console « Transmise au responsable »).
+    sa.Column("transmitted_on", sa.Date),
+    sa.Column("transmitted_to", sa.String(200)),
+    sa.Column("transmission_channel", sa.String(40)),
+    sa.Column("transmitted_by", sa.String(100)),
+    # Extension of the deadline by one or two months (art. 12.3), with its mandatory reason.
+    sa.Column("extension_reason", sa.Text),
+    sa.Column("extended_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sender_id", sa.String(255), nullable=False, index=True),
     sa.Column("submission_key", sa.String(64), nullable=False, unique=True),
@@ -56,6 +69,50 @@ request_status_changes = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("changed_by", sa.String(100), nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    # What happened: a status change, the transmission to the controller, or an extension.
+    sa.Column("action", sa.String(20), nullable=False, server_default="statut"),
+)
+
+# --- Proof of the citizen's e-mail address (a 6-digit code sent before recording) ---------
+# One row per code sent. The code itself is never stored: only its keyed hash (HMAC).
+# Rows are bound to the draft they prove (submission_key) and to the address as typed.
+email_verifications = sa.Table(
+    "email_verifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("submission_key", sa.String(64), nullable=False, index=True),
+    sa.Column("email", sa.String(254), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("verified_at", sa.DateTime(timezone=True)),
+)
+
+# --- Outgoing e-mail (the outbox): queued in the same transaction as what it reports, -----
+# sent by mail.sender with retries and backoff; its history is shown in the console.
+outgoing_emails = sa.Table(
+    "outgoing_emails",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # One e-mail per event, whatever the retries (e.g. "ack:HDH-2026-000123").
+    sa.Column("idempotency_key", sa.String(120), nullable=False, unique=True),
+    sa.Column("purpose", sa.String(30), nullable=False),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("gdpr_requests.id"), index=True),
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("message_id", sa.String(200), nullable=False, unique=True),
+    # « en attente » → « envoyé », or « refusé » (the address was rejected: permanent).
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_outgoing_emails_status_next", "status", "next_attempt_at"),
 )
 
 # --- Console -------------------------------------------------------------------------
