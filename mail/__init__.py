@@ -1,0 +1,1 @@
+"""Outgoing e-mail: composition, SMTP transport, the outbox and its sender, and the local sink."""
