@@ -198,7 +198,7 @@ def mail_reply_to() -> str:
 
 def email_code_key() -> str:
     """Key of the hashes of e-mail verification codes (shared by every action server). When
-    unset, a random key is created once in var/email-code.key (owner-only)."""
+    unset, a random key is created once in var/email-code-key (owner-only)."""
     return os.environ.get("EMAIL_CODE_KEY", "")
 
 

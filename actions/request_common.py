@@ -3,9 +3,11 @@ the invalid-answer and storage-unavailable replies, and the request's machine-re
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from typing import Any, Dict, List
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -18,6 +20,7 @@ from gdpr.requests import RequestRepository, StoredRequest
 from training.nlu_data import RETRIEVAL_INTENT
 
 STATUS_FORM = "request_status_form"
+CODE_VERIFIED = "vérifiée"  # the email_code slot once the right code was typed
 MAX_INVALID_ANSWERS = 3
 EMAIL_PATTERN = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -86,13 +89,48 @@ def tell_storage_unavailable(dispatcher: CollectingDispatcher) -> None:
     )
 
 
+def tell_code_sending(dispatcher: CollectingDispatcher, result, email: str) -> None:
+    """Say what happened to a code sending (gdpr.verification.SendResult), and only that."""
+    from gdpr.verification import ADDRESS_REFUSED, CODE_VALIDITY, RATE_LIMITED, SENT
+
+    minutes = int(CODE_VALIDITY.total_seconds() // 60)
+    if result.outcome == SENT:
+        text = (
+            f"Je viens d'envoyer un code à 6 chiffres à {email}. Saisissez-le ici pour confirmer votre adresse : "
+            f"votre demande sera enregistrée ensuite. Il est valable {minutes} minutes ; pensez à regarder dans "
+            "les courriers indésirables."
+        )
+    elif result.outcome == RATE_LIMITED:
+        text = (
+            "Vous avez déjà demandé 3 codes en une heure : pour protéger votre adresse, je ne peux pas en envoyer "
+            f"d'autre avant {format_time(result.retry_after)}. Le dernier code reçu reste valable 10 minutes "
+            "après son envoi."
+        )
+    elif result.outcome == ADDRESS_REFUSED:
+        text = (
+            "Le serveur de messagerie de cette adresse a refusé le message : vérifiez-la avec « Corriger "
+            "l'adresse e-mail ». Rien n'est enregistré pour l'instant."
+        )
+    else:  # SEND_FAILED
+        text = (
+            "Je n'ai pas pu envoyer le code : le service d'envoi des e-mails ne répond pas pour le moment. Vos "
+            "réponses sont conservées ; réessayez dans quelques minutes avec « Renvoyer le code »."
+        )
+    dispatcher.utter_message(text=text)
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
 def format_date(value) -> str:
+    """dd/mm/yyyy; a moment is shown in Paris time."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(PARIS)
     return value.strftime("%d/%m/%Y")
 
 
-def recipient(request: StoredRequest) -> str:
-    """The controller as written after « destinataire : » (lower-case article)."""
-    return request.controller[0].lower() + request.controller[1:]
+def format_time(value: dt.datetime) -> str:
+    return value.astimezone(PARIS).strftime("%H h %M")
 
 
 def letter_url(request: StoredRequest) -> str:
@@ -104,8 +142,10 @@ def request_payload(request: StoredRequest) -> Dict[str, Any]:
         "reference": request.reference,
         "kind": request.kind,
         "status": request.status,
-        "received_on": request.received_at.date().isoformat(),
-        "deadline": request.deadline.isoformat(),
+        "received_on": request.received_at.astimezone(PARIS).date().isoformat(),
+        # None while the deadline has not started: it runs from the controller's receipt.
+        "deadline": request.deadline.isoformat() if request.deadline else None,
+        "transmitted_on": request.transmitted_on.isoformat() if request.transmitted_on else None,
         "controller": request.controller,
         "letter_url": letter_url(request),
     }
@@ -116,7 +156,7 @@ def status_payload(request: StoredRequest) -> Dict[str, Any]:
     return {k: v for k, v in request_payload(request).items() if k != "letter_url"}
 
 
-FORM_SLOTS_TO_RESET = (*ALL_FIELDS, "request_confirmed", "invalid_answers", "requested_slot")
+FORM_SLOTS_TO_RESET = (*ALL_FIELDS, "request_confirmed", "email_code", "invalid_answers", "requested_slot")
 
 
 def reset_form_slots() -> List[EventType]:

@@ -4,15 +4,17 @@ form's progress in `custom.form`) and the summary that asks to confirm or correc
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 from typing import List, Text
 
 from rasa_sdk import Action
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 
-from actions.request_common import form_progress, repository, tell_storage_unavailable
+from actions.request_common import form_progress, repository, tell_code_sending, tell_storage_unavailable
 from gdpr.kinds import FIELDS, KIND_BY_FORM, KINDS, SCOPE_LABELS
 from gdpr.requests import StorageUnavailable
+from gdpr.verification import EmailVerification
 
 SCOPE_BUTTONS = [
     {"title": "Un projet de recherche du Health Data Hub", "payload": "Un projet de recherche du Health Data Hub"},
@@ -93,14 +95,56 @@ class AskRequestConfirmed(Action):
             if field == "data_scope":
                 value = SCOPE_LABELS.get(value, "?")
             lines.append(f"• {FIELDS[field].summary_label} : {value}")
-        lines.append("Confirmez-vous l'enregistrement de cette demande ?")
+        lines.append(
+            "Confirmez-vous cette demande ? Je vous enverrai alors un code à 6 chiffres par e-mail pour vérifier "
+            "votre adresse : la demande sera enregistrée une fois ce code saisi."
+        )
         required = domain.get("forms", {}).get(form, {}).get("required_slots", [])
-        buttons = [{"title": "Oui, enregistrer la demande", "payload": "/affirm"}]
+        buttons = [{"title": "Oui, m'envoyer le code", "payload": "/affirm"}]
         buttons += [
             {"title": f"Corriger {FIELDS[f].label}", "payload": correction_payload(f)} for f in required if f in FIELDS
         ]
         buttons.append({"title": "Annuler la demande", "payload": "/cancel"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons, json_message={"form": progress})
+        return []
+
+
+class AskEmailCode(Action):
+    """The verification step: send the first code for this address, then ask for it.
+
+    A code is sent automatically only the first time (or for a corrected address); after that,
+    a new one is sent only when the citizen asks for it (« Renvoyer le code »), within limits."""
+
+    def name(self) -> Text:
+        return "action_ask_email_code"
+
+    async def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        form = (tracker.active_loop or {}).get("name") or ""
+        progress = form_progress(form, "email_code", domain)
+        buttons = [
+            {"title": "Renvoyer le code", "payload": "/resend_code"},
+            {"title": "Corriger l'adresse e-mail", "payload": correction_payload("email")},
+            {"title": "Annuler la demande", "payload": "/cancel"},
+        ]
+        try:
+            draft = repository().get_draft(tracker.sender_id)
+            verification = EmailVerification(repository())
+            first_time = draft is not None and not verification.was_sent(draft)
+            if first_time:
+                result = await asyncio.get_running_loop().run_in_executor(None, verification.send_code, draft)
+        except StorageUnavailable:
+            tell_storage_unavailable(dispatcher)
+            return []
+        if draft is None:
+            dispatcher.utter_message(text="Je ne retrouve pas les réponses de votre demande : recommençons.")
+            return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if first_time:
+            tell_code_sending(dispatcher, result, draft.answers.get("email", ""))
+        dispatcher.utter_message(
+            text="Saisissez le code à 6 chiffres reçu par e-mail.",
+            buttons=buttons,
+            json_message={"form": progress},
+        )
         return []
 
 

@@ -12,6 +12,7 @@ from typing import Any, Dict, Text
 from rasa_sdk import FormValidationAction, Tracker
 
 from actions.request_common import (
+    CODE_VERIFIED,
     EMAIL_IN_TEXT,
     EMAIL_PATTERN,
     clean_text,
@@ -19,10 +20,19 @@ from actions.request_common import (
     is_digression,
     latest_intent,
     repository,
+    tell_code_sending,
     tell_storage_unavailable,
 )
 from gdpr.kinds import DESCRIPTION, EMAIL, FIELDS, KIND_BY_FORM, KINDS, NAME, SCOPE
 from gdpr.requests import StorageUnavailable
+from gdpr.verification import (
+    EXHAUSTED,
+    EXPIRED,
+    NO_CODE,
+    VERIFIED,
+    EmailVerification,
+    normalise_code,
+)
 from privacy.masking import contains_nir
 
 logger = logging.getLogger(__name__)
@@ -36,7 +46,86 @@ SCOPE_KEYWORDS = {
 }
 
 
-class ValidateRequestForm(FormValidationAction):
+# What the verification step's extraction hands to its validation besides a typed code.
+_RESEND, _CORRECT = "/resend_code", "/correct_field"
+# Typed wishes for a new code (the button sends /resend_code).
+_WANTS_NEW_CODE = re.compile(r"renvo|nouveau code|pas re[çc]u|rien re[çc]u|n'arrive pas|pas eu", re.IGNORECASE)
+
+
+class EmailCodeStep:
+    """The last step of a request form: the code sent to the citizen's address (gdpr.verification)."""
+
+    async def extract_email_code(self, dispatcher, tracker, domain):
+        if tracker.get_slot("requested_slot") != "email_code":
+            return {}
+        intent = latest_intent(tracker).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if intent == "resend_code" or (normalise_code(text) is None and _WANTS_NEW_CODE.search(text)):
+            return {"email_code": _RESEND}
+        if intent == "correct_field":
+            return {"email_code": _CORRECT}
+        if normalise_code(text) is not None:
+            return {"email_code": text}
+        if intent == "cancel" or is_digression(tracker) or text.startswith("/"):
+            return {}
+        return {"email_code": text}
+
+    async def validate_email_code(self, value, dispatcher, tracker, domain):
+        try:
+            draft = repository().get_draft(tracker.sender_id)
+        except StorageUnavailable:
+            tell_storage_unavailable(dispatcher)
+            return {"email_code": None}
+        if draft is None:
+            dispatcher.utter_message(text="Je ne retrouve pas les réponses de votre demande : recommençons.")
+            return {"email_code": None, "requested_slot": None}
+        verification = EmailVerification(repository())
+        if value == _CORRECT:
+            return self._correct(dispatcher, tracker, domain)
+        if value == _RESEND:
+            try:
+                result = verification.send_code(draft)
+            except StorageUnavailable:
+                tell_storage_unavailable(dispatcher)
+                return {"email_code": None}
+            tell_code_sending(dispatcher, result, draft.answers.get("email", ""))
+            return {"email_code": None, "invalid_answers": 0.0}
+        if normalise_code(str(value)) is None:
+            # Not a code at all: no attempt is used (only well-formed codes are checked).
+            dispatcher.utter_message(text="Le code comporte 6 chiffres, par exemple 482913 : recopiez-le tel quel.")
+            return {"email_code": None}
+        try:
+            result = verification.check_code(draft, str(value))
+        except StorageUnavailable:
+            tell_storage_unavailable(dispatcher)
+            return {"email_code": None}
+        if result.outcome == VERIFIED:
+            dispatcher.utter_message(text="Merci, votre adresse e-mail est vérifiée.")
+            return {"email_code": CODE_VERIFIED, "invalid_answers": 0.0}
+        if result.outcome in (EXHAUSTED, EXPIRED, NO_CODE):
+            reason = {
+                EXHAUSTED: "Ce code n'est plus valable : les 5 essais permis ont été utilisés.",
+                EXPIRED: "Ce code a expiré : il n'était valable que 10 minutes.",
+                NO_CODE: "Aucun code n'est en attente pour cette adresse.",
+            }[result.outcome]
+            dispatcher.utter_message(
+                text=f"{reason} Demandez un nouveau code avec le bouton « Renvoyer le code ».",
+            )
+            return {"email_code": None, "invalid_answers": 0.0}
+        left = result.attempts_left
+        message = f"Ce code n'est pas le bon. Il vous reste {left} essai{'s' if left > 1 else ''}."
+        return invalid_answer(dispatcher, tracker, "email_code", message)
+
+    def _correct(self, dispatcher, tracker, domain):
+        required = domain.get("forms", {}).get(self.FORM, {}).get("required_slots", [])
+        field = next(tracker.get_latest_entity_values("request_field"), None)
+        if field in required and field in FIELDS:
+            dispatcher.utter_message(text=f"D'accord, corrigeons {FIELDS[field].label}.")
+            return {field: None, "request_confirmed": None, "email_code": None, "invalid_answers": 0.0}
+        return {"email_code": None}
+
+
+class ValidateRequestForm(EmailCodeStep, FormValidationAction):
     """Extract and validate the answers of one GDPR request form (one subclass per form)."""
 
     @property

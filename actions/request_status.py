@@ -25,6 +25,35 @@ from actions.request_common import (
 from gdpr.requests import StorageUnavailable, emails_match
 
 
+def lifecycle_text(request) -> str:
+    """Transmission and deadline, told as the console recorded them (and as the e-mails did)."""
+    closed = request.status in ("traitée", "refusée")
+    if request.transmitted_on:
+        text = f"Elle a été transmise à {request.transmitted_to} le {format_date(request.transmitted_on)}."
+    elif closed:
+        text = ""
+    else:
+        text = (
+            "Elle n'a pas encore été transmise au responsable des données : l'équipe de protection des données "
+            "de ce service s'en charge et vous écrira à ce moment-là."
+        )
+    if closed:
+        return text.strip()
+    if request.deadline is None:
+        text += " Le délai de réponse d'un mois courra à partir de sa réception par le responsable."
+    elif request.extension_reason:
+        text += (
+            f" Le délai a été prolongé (motif : {request.extension_reason}) : réponse attendue au plus tard le "
+            f"{format_date(request.deadline)}."
+        )
+    else:
+        text += (
+            f" Réponse attendue au plus tard le {format_date(request.deadline)} (délai prolongeable de deux mois "
+            "avec motif)."
+        )
+    return text.strip()
+
+
 class ValidateRequestStatusForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_request_status_form"
@@ -133,11 +162,7 @@ class ActionShowRequestStatus(Action):
         )
         if request.status == "refusée" and request.status_reason:
             text += f" Motif : {request.status_reason}."
-        if request.status in ("reçue", "en cours"):
-            text += (
-                " Ce service ne l'a pas envoyée au responsable des données : c'est la lettre que vous lui envoyez qui "
-                "fait courir son délai de réponse d'un mois (prolongeable de deux mois s'il vous en informe)."
-            )
+        text += " " + lifecycle_text(request)
         dispatcher.utter_message(
             text=text,
             # Never the letter's link: its key would give the letter (name, e-mail, free text) to anyone

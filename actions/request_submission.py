@@ -3,6 +3,8 @@ cancelling a request in progress."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from typing import List, Text
 
@@ -13,14 +15,68 @@ from actions.request_common import (
     format_date,
     latest_intent,
     letter_url,
-    recipient,
     repository,
     request_payload,
     reset_form_slots,
 )
-from gdpr.requests import NoDraft, StorageUnavailable
+from gdpr.notices import controller_phrase
+from gdpr.requests import NoDraft, NotVerified, StorageUnavailable, StoredRequest
+from mail.outbox import STATUS_SENT, deliver_due
 
 logger = logging.getLogger(__name__)
+
+
+async def _deliver_acknowledgement(request: StoredRequest) -> bool:
+    """Try to send the acknowledgement queued with the request now; True once it left.
+
+    On failure it stays queued: the sender process (mail.sender) retries it."""
+    repo = repository()
+    try:
+        queued = repo.acknowledgement_email(request)
+        if queued and queued["status"] != STATUS_SENT:
+            await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(deliver_due, repo.url, only_ids=[queued["id"]])
+            )
+            queued = repo.acknowledgement_email(request)
+    except Exception:  # noqa: BLE001 - the request is recorded; the sender retries the e-mail
+        logger.warning("acknowledgement not sent at once; it stays queued", exc_info=True)
+        return False
+    return bool(queued and queued["status"] == STATUS_SENT)
+
+
+def confirmation_text(request: StoredRequest, acknowledged: bool) -> str:
+    """What the citizen is told once the request is recorded: what happened, and only that."""
+    info = request.kind_info
+    controller = controller_phrase(request)
+    text = (
+        f"Demande enregistrée. Votre {info.label} porte la référence {request.reference} : ce service l'a "
+        f"enregistrée le {format_date(request.received_at)}, après vérification de votre adresse e-mail. "
+    )
+    if request.deadline is None:
+        text += (
+            "Elle n'a pas encore été transmise au responsable des données : l'équipe de protection des données "
+            f"de ce service va la transmettre à {controller} et vous écrira à ce moment-là. Le délai de réponse "
+            "d'un mois (prolongeable de deux mois avec motif) court à partir de sa réception par celui-ci. "
+        )
+    else:
+        text += (
+            f"L'équipe de protection des données de ce service la traite pour {controller}, qui doit vous "
+            f"répondre au plus tard le {format_date(request.deadline)} (un mois à compter de l'enregistrement, "
+            "prolongeable de deux mois avec motif). "
+        )
+    if acknowledged:
+        text += "Un accusé de réception vient de vous être envoyé par e-mail. "
+    else:
+        text += (
+            "L'accusé de réception par e-mail n'a pas encore pu partir : il vous sera envoyé dès que "
+            "possible, sans que vous ayez à refaire la demande. "
+        )
+    text += (
+        "Vous recevrez un e-mail à chaque étape ; sans réponse dans le délai, vous pourrez porter plainte auprès "
+        "de la CNIL. Pour suivre votre demande ici, donnez-moi sa référence puis votre adresse e-mail. "
+        f"Votre lettre de demande, à conserver : {letter_url(request)}"
+    )
+    return text
 
 
 class ActionSubmitRequest(Action):
@@ -42,6 +98,15 @@ class ActionSubmitRequest(Action):
                 text="Je n'ai aucune demande en attente d'enregistrement. Voulez-vous en commencer une ?"
             )
             return reset_form_slots() + [SlotSet("submit_failed", None)]
+        except NotVerified:
+            dispatcher.utter_message(
+                text=(
+                    "Votre adresse e-mail n'a pas encore été vérifiée : la demande n'est pas enregistrée. "
+                    "Saisissez le code reçu par e-mail, ou demandez-en un nouveau."
+                ),
+                buttons=[{"title": "Renvoyer le code", "payload": "/resend_code"}],
+            )
+            return [SlotSet("email_code", None)]
         except StorageUnavailable:
             logger.error("request not stored: storage unavailable")
             dispatcher.utter_message(
@@ -53,20 +118,9 @@ class ActionSubmitRequest(Action):
                 json_message={"error": "storage_unavailable"},
             )
             return [SlotSet("submit_failed", True)]
-        info = request.kind_info
+        acknowledged = await _deliver_acknowledgement(request)
         dispatcher.utter_message(
-            text=(
-                f"Demande enregistrée. Votre {info.label} porte la référence {request.reference} : ce service l'a "
-                f"enregistrée le {format_date(request.received_at)}, et l'équipe de protection des données qui "
-                "l'exploite peut la consulter. Elle n'a pas été envoyée au responsable des données : pour qu'il la "
-                f"reçoive, envoyez-lui vous-même la lettre préparée (destinataire : {recipient(request)}), par "
-                "courrier recommandé avec avis de réception ou par sa messagerie en ligne, et gardez la preuve "
-                "d'envoi. Il aura un mois à compter de sa réception pour vous répondre (prolongeable de deux mois "
-                "s'il vous en informe) ; sans réponse, vous pourrez porter plainte auprès de la CNIL. Gardez votre "
-                "référence pour me demander où en est votre demande. "
-                f"Votre lettre, à imprimer ou enregistrer en PDF : {letter_url(request)}"
-            ),
-            json_message={"request": request_payload(request)},
+            text=confirmation_text(request, acknowledged), json_message={"request": request_payload(request)}
         )
         logger.info("request stored: reference=%s kind=%s", request.reference, request.kind)
         return reset_form_slots() + [SlotSet("submit_failed", None), SlotSet("request_reference", request.reference)]

@@ -9,7 +9,7 @@ import time
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
-from console import dashboard, facts_review, login, requests_queue, transcripts
+from console import dashboard, dev_mail, facts_review, login, requests_queue, transcripts
 from console.accounts import session_version
 
 console = Blueprint("console", __name__, url_prefix="/console")
@@ -20,6 +20,7 @@ for feature in (
     transcripts.blueprint,
     dashboard.blueprint,
     facts_review.blueprint,
+    dev_mail.blueprint,
 ):
     console.register_blueprint(feature)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import settings
 from conversations.log import ConversationLog
 from gdpr.requests import RequestRepository
+from gdpr.verification import EmailVerification
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,10 @@ def purge(
     log = ConversationLog(tracker_store_url or settings.tracker_store_url())
     conversations, events = log.purge(cutoff=now - days * 86400)
     draft_cutoff = dt.datetime.fromtimestamp(now - settings.draft_retention_days() * 86400, dt.timezone.utc)
-    drafts = RequestRepository(database_url or settings.database_url()).purge_drafts(draft_cutoff)
+    repository = RequestRepository(database_url or settings.database_url())
+    drafts = repository.purge_drafts(draft_cutoff)
+    # Verification codes (their hashes and addresses) go with the drafts they proved.
+    EmailVerification(repository).purge(draft_cutoff)
     return PurgeResult(conversations, events, drafts)
 
 

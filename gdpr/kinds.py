@@ -229,7 +229,8 @@ CONTROLLER_CONTACTS = {
     ),
 }
 
-# The console's CSV export: request metadata, then every field.
+# The console's CSV export: request metadata, its deadline and transmission, then every field.
+# `deadline_start` (the day the month runs from, gdpr.deadlines) is computed; the others are columns.
 CSV_COLUMNS: Tuple[str, ...] = (
     "reference",
     "kind",
@@ -237,5 +238,13 @@ CSV_COLUMNS: Tuple[str, ...] = (
     "status_reason",
     "received_at",
     "deadline",
+    "deadline_start",
+    "initial_deadline",
+    "extension_reason",
+    "extended_at",
     "controller",
+    "transmitted_on",
+    "transmitted_to",
+    "transmission_channel",
+    "transmitted_by",
 ) + tuple(f for f in ALL_FIELDS if f != "data_scope")

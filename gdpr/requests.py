@@ -14,16 +14,18 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from dateutil.relativedelta import relativedelta
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 import settings
+from gdpr.deadlines import legal_deadline  # one month, moved off weekends and public holidays
 from gdpr.kinds import ALL_FIELDS, CONTROLLERS, KINDS, PERSONAL_FIELDS, RequestKind
 from storage.database import engine_for, migrate
 from storage.schema import gdpr_requests, request_drafts, request_status_changes
 
+PARIS = ZoneInfo("Europe/Paris")
 STATUS_RECEIVED = "reçue"
 STATUSES = (STATUS_RECEIVED, "en cours", "traitée", "refusée")
 CLOSED_STATUSES = ("traitée", "refusée")
@@ -39,6 +41,10 @@ class StatusChangeError(ValueError):
 
 class NoDraft(LookupError):
     """There is nothing to submit for this conversation."""
+
+
+class NotVerified(PermissionError):
+    """The draft's e-mail address has not been proven by its code (gdpr.verification)."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,11 @@ class StoredRequest:
         return {f: getattr(self, f) for f in self.kind_info.fields if getattr(self, f) is not None}
 
 
-def legal_deadline(received: dt.date) -> dt.date:
-    """One month from receipt (GDPR art. 12(3)); 31 January gives the end of February."""
-    return received + relativedelta(months=1)
+def _stored(row) -> StoredRequest:
+    values = {k: row[k] for k in StoredRequest.__dataclass_fields__}
+    if values["received_at"].tzinfo is None:  # SQLite returns naive UTC datetimes
+        values["received_at"] = values["received_at"].replace(tzinfo=dt.timezone.utc)
+    return StoredRequest(**values)
 
 
 def format_reference(year: int, number: int) -> str:
@@ -192,6 +200,10 @@ class RequestRepository:
             raise StorageUnavailable("could not store the request") from error
 
     def _submit(self, sender_id: str, now: dt.datetime) -> StoredRequest:
+        from gdpr.notices import acknowledgement, acknowledgement_key
+        from gdpr.verification import verified_in
+        from mail.outbox import queue
+
         with self.engine.begin() as connection:
             query = sa.select(request_drafts).where(request_drafts.c.sender_id == sender_id)
             if connection.dialect.name == "postgresql":
@@ -203,7 +215,16 @@ class RequestRepository:
             missing = [k for k in KINDS[row["kind"]].required_answers if not answers.get(k)]
             if missing:
                 raise NoDraft(f"incomplete draft: {', '.join(missing)}")
+            if not verified_in(connection, row["submission_key"], answers["email"]):
+                raise NotVerified(sender_id)
             received = now.astimezone(dt.timezone.utc)
+            # The deadline runs from the controller's receipt (settings.deadline_starts_on):
+            # today only when this service receives for the controller, else from the transmission.
+            deadline = (
+                legal_deadline(received.astimezone(PARIS).date())
+                if settings.deadline_starts_on() == "verification"
+                else None
+            )
             result = connection.execute(
                 gdpr_requests.insert().values(
                     reference=f"PENDING-{uuid.uuid4().hex[:12]}",
@@ -213,7 +234,8 @@ class RequestRepository:
                     controller=CONTROLLERS[answers["data_scope"]],
                     **{f: answers.get(f) for f in ALL_FIELDS if f != "data_scope"},
                     received_at=received,
-                    deadline=legal_deadline(received.date()),
+                    deadline=deadline,
+                    initial_deadline=deadline,
                     updated_at=received,
                     sender_id=sender_id,
                     submission_key=row["submission_key"],
@@ -235,7 +257,36 @@ class RequestRepository:
                 )
             )
             connection.execute(request_drafts.delete().where(request_drafts.c.sender_id == sender_id))
-        return self.find_by_reference(reference)
+            stored = _stored(
+                connection.execute(sa.select(gdpr_requests).where(gdpr_requests.c.id == request_id)).mappings().first()
+            )
+            # The acknowledgement is queued in the same transaction: recorded together or not at all.
+            notice = acknowledgement(stored)
+            queue(
+                connection,
+                key=acknowledgement_key(stored),
+                purpose="acknowledgement",
+                recipient=stored.email,
+                subject=notice.subject,
+                text=notice.text,
+                html=notice.html,
+                request_id=request_id,
+                now=received,
+            )
+        return stored
+
+    def acknowledgement_email(self, request: StoredRequest) -> Optional[Dict[str, Any]]:
+        """The outbox row of a request's acknowledgement (id, status), if any."""
+        from gdpr.notices import acknowledgement_key
+        from storage.schema import outgoing_emails
+
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(outgoing_emails.c.id, outgoing_emails.c.status).where(
+                    outgoing_emails.c.idempotency_key == acknowledgement_key(request)
+                )
+            ).first()
+        return dict(row._mapping) if row else None
 
     def _find(self, condition) -> Optional[StoredRequest]:
         try:
@@ -243,10 +294,7 @@ class RequestRepository:
                 row = connection.execute(sa.select(gdpr_requests).where(condition)).mappings().first()
         except SQLAlchemyError as error:
             raise StorageUnavailable("could not read the request") from error
-        if row is None:
-            return None
-        fields = {k: row[k] for k in StoredRequest.__dataclass_fields__}
-        return StoredRequest(**fields)
+        return _stored(row) if row is not None else None
 
     def find_by_reference(self, reference: str) -> Optional[StoredRequest]:
         return self._find(gdpr_requests.c.reference == reference.strip().upper())
@@ -267,6 +315,13 @@ class RequestRepository:
         with self.engine.begin() as connection:
             return connection.execute(request_drafts.delete().where(request_drafts.c.updated_at < older_than)).rowcount
 
+    def count_for_sender(self, sender_id: str) -> int:
+        """How many requests a conversation recorded."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(gdpr_requests).where(gdpr_requests.c.sender_id == sender_id)
+            ).scalar_one()
+
     def count(self) -> int:
         with self.engine.connect() as connection:
             return connection.execute(sa.select(sa.func.count()).select_from(gdpr_requests)).scalar_one()
@@ -285,13 +340,17 @@ def change_status(
     reason: Optional[str],
     operator: str,
     seen_status: Optional[str] = None,
-) -> None:
-    """Change a request's status and record who did it, in one transaction.
+) -> List[int]:
+    """Change a request's status, record who did it and queue the e-mail telling the citizen,
+    in one transaction (exactly one e-mail per change). Returns the id of the e-mail queued.
 
     `seen_status` is the status the operator had on screen: if another operator changed it
     in the meantime, nothing is written and the error says who did what, instead of one
     decision silently replacing the other.
     """
+    from gdpr.notices import status_notice
+    from mail.outbox import queue
+
     if new_status not in STATUSES:
         raise StatusChangeError("Statut inconnu.")
     reason = (reason or "").strip() or None
@@ -299,31 +358,50 @@ def change_status(
         raise StatusChangeError("Un refus doit être motivé.")
     now = dt.datetime.now(dt.timezone.utc)
     with repo.engine.begin() as connection:
-        query = sa.select(gdpr_requests.c.id, gdpr_requests.c.status).where(gdpr_requests.c.reference == reference)
+        query = sa.select(gdpr_requests).where(gdpr_requests.c.reference == reference)
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()  # a concurrent change waits, then sees this one
-        row = connection.execute(query).first()
+        row = connection.execute(query).mappings().first()
         if row is None:
             raise StatusChangeError("Demande introuvable.")
-        if seen_status is not None and row.status != seen_status:
-            raise StatusChangeError(_changed_meanwhile(connection, row.id, row.status))
+        if seen_status is not None and row["status"] != seen_status:
+            raise StatusChangeError(_changed_meanwhile(connection, row["id"], row["status"]))
+        if row["status"] == new_status:
+            raise StatusChangeError(
+                f"La demande a déjà le statut « {new_status} » : rien n'a été changé, et aucun courriel n'est envoyé."
+            )
         updated = connection.execute(
             gdpr_requests.update()
-            .where((gdpr_requests.c.id == row.id) & (gdpr_requests.c.status == row.status))
+            .where((gdpr_requests.c.id == row["id"]) & (gdpr_requests.c.status == row["status"]))
             .values(status=new_status, status_reason=reason, updated_at=now)
         )
         if updated.rowcount != 1:  # SQLite: another change landed between the read and this write
-            raise StatusChangeError(_changed_meanwhile(connection, row.id, None))
-        connection.execute(
+            raise StatusChangeError(_changed_meanwhile(connection, row["id"], None))
+        change = connection.execute(
             request_status_changes.insert().values(
-                request_id=row.id,
-                old_status=row.status,
+                request_id=row["id"],
+                old_status=row["status"],
                 new_status=new_status,
                 reason=reason,
                 changed_by=operator,
                 changed_at=now,
+                action="statut",
             )
         )
+        stored = _stored(dict(row, status=new_status, status_reason=reason))
+        notice = status_notice(stored, new_status, reason)
+        queued = queue(
+            connection,
+            key=f"status:{change.inserted_primary_key[0]}",
+            purpose="status",
+            recipient=stored.email,
+            subject=notice.subject,
+            text=notice.text,
+            html=notice.html,
+            request_id=stored.id,
+            now=now,
+        )
+    return [queued]
 
 
 def _changed_meanwhile(connection: Any, request_id: int, status: Optional[str]) -> str:
@@ -333,13 +411,17 @@ def _changed_meanwhile(connection: Any, request_id: int, status: Optional[str]) 
             request_status_changes.c.changed_by,
             request_status_changes.c.changed_at,
         )
-        .where(request_status_changes.c.request_id == request_id)
+        .where(
+            (request_status_changes.c.request_id == request_id)
+            & (request_status_changes.c.action == "statut")  # not a transmission or an extension
+        )
         .order_by(request_status_changes.c.id.desc())
         .limit(1)
     ).first()
     if last is None:
         return "La demande a été modifiée entre-temps : rechargez la page avant de changer son statut."
-    when = last.changed_at.strftime("%d/%m/%Y %H:%M")
+    changed_at = last.changed_at if last.changed_at.tzinfo else last.changed_at.replace(tzinfo=dt.timezone.utc)
+    when = changed_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")  # the operator's clock
     return (
         f"Entre-temps, {last.changed_by} a passé cette demande au statut « {status or last.new_status} » "
         f"({when}). Votre changement n'a pas été enregistré : vérifiez l'historique, puis recommencez si besoin."

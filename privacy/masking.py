@@ -11,6 +11,7 @@ PHONE_MASK = "[téléphone masqué]"
 NIR_MASK = "[NIR masqué]"
 VALUE_MASK = "[masqué]"
 KEY_MASK = "[clé masquée]"
+CODE_MASK = "[code masqué]"
 
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # French social-security number (NIR): 13 digits (+ 2-digit key), often typed with
@@ -21,6 +22,9 @@ _NIR = re.compile(
 _LONG_DIGITS = re.compile(r"(?<![\w-])\d(?:[\s.]?\d){10,}(?![\w])")
 # The secret key of a letter link (/lettre/<reference>?cle=…): whoever has it reads the letter.
 _LETTER_KEY = re.compile(r"([?&]cle=)[A-Za-z0-9_-]+")
+# A 6-digit e-mail verification code as a citizen types it (« 482913 », « 482 913 »); not the
+# digits of a reference (HDH-2026-000123).
+_VERIFICATION_CODE = re.compile(r"(?<![\w-])\d{3}[ .-]?\d{3}(?![\w-])")
 _PHONE = re.compile(r"(?<![\w])(?:(?:\+|00)\s?33[\s.-]?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\w])")
 
 
@@ -60,6 +64,17 @@ def mask_text(text: str, known_values: Iterable[str] = (), free_text: bool = Fal
 
         masked = mask_personal_data(masked)
     return masked
+
+
+def mask_codes(text: str) -> str:
+    """Mask what looks like a verification code in a citizen's message (only there: the
+    assistant's own texts hold figures such as « 200 000 »)."""
+    return _VERIFICATION_CODE.sub(CODE_MASK, text) if text and _DIGIT.search(text) else text
+
+
+def find_codes(text: str) -> list:
+    """The verification codes `mask_codes` would mask, as typed (to mask their copies too)."""
+    return _VERIFICATION_CODE.findall(text) if text and _DIGIT.search(text) else []
 
 
 def contains_nir(text: str) -> bool:

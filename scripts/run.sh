@@ -22,6 +22,7 @@ secret() {  # secret NAME FILE: the variable if set, else the file's content (cr
 }
 secret RASA_API_TOKEN var/rasa-api-token
 secret ACTION_SERVER_TOKEN var/action-server-token
+secret EMAIL_CODE_KEY var/email-code-key
 MODEL=$("$PY" -m training.model_store path)
 
 pids=()
@@ -30,6 +31,18 @@ trap cleanup EXIT INT TERM
 
 # Each server's output goes to a log file that rotates by size (LOG_MAX_BYTES, LOG_BACKUPS).
 log_to() { "$PY" scripts/rotating_log.py "var/logs/$1"; }
+# E-mail: the local SMTP sink (only when SMTP_URL is its loopback default) and the outbox sender.
+SMTP_URL=${SMTP_URL:-smtp://127.0.0.1:8025}
+export SMTP_URL
+LOCAL_SINK=""
+case "$SMTP_URL" in
+  smtp://127.0.0.1:*|smtp://localhost:*)
+    LOCAL_SINK=yes
+    "$PY" -m mail.sink > >(log_to mail-sink.log) 2>&1 &
+    pids+=($!) ;;
+esac
+"$PY" -m mail.sender > >(log_to mail-sender.log) 2>&1 &
+pids+=($!)
 "$PY" -m rasa_addons.action_server --port "$ACTION_PORT" > >(log_to actions.log) 2>&1 &
 pids+=($!)
 "$PY" -m webapp --port "$WEB_PORT" > >(log_to webapp.log) 2>&1 &
@@ -46,6 +59,11 @@ echo "Starting (logs in var/logs/) ..."
 for _ in $(seq 1 180); do
   if curl -fs "http://127.0.0.1:${RASA_PORT}/" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:${ACTION_PORT}/health" >/dev/null 2>&1 \
      && curl -fs "http://127.0.0.1:${WEB_PORT}/sante" >/dev/null 2>&1; then
+    if [ -n "$LOCAL_SINK" ]; then
+      MAIL_LANDS="aucun n'est envoyé : ils arrivent dans ${MAIL_DIR:-var/mail}/ (Maildir), visibles dans la console, page Courriels"
+    else
+      MAIL_LANDS="envoyés par le serveur SMTP de SMTP_URL"
+    fi
     cat <<MSG
 
 « Mes données de santé » est prêt.
@@ -56,6 +74,7 @@ for _ in $(seq 1 180); do
   Site et widget  : http://localhost:${WEB_PORT}/
   Console         : http://localhost:${WEB_PORT}/console  (compte : make operator NAME=...)
   Conversations   : var/conversations.db, demandes : var/app.db (SQLite)
+  E-mails         : ${MAIL_LANDS}
 Ctrl-C pour arrêter.
 MSG
     wait -n "${pids[@]}"

@@ -93,10 +93,49 @@ def web_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def action_server(servers_dir, app_database_url):
+def mail_dir(servers_dir) -> Path:
+    """The Maildir where the end-to-end servers' e-mail lands."""
+    return servers_dir / "mail"
+
+
+@pytest.fixture(scope="session")
+def mail_sink(mail_dir):
+    """A real SMTP server on the loopback (mail.sink), as `make run` starts one."""
+    from mail.sink import MaildirSink
+
+    sink = MaildirSink(mail_dir, port=0)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(tmp_path, monkeypatch):
+    """For tests in this process: a sink of their own, SMTP_URL and MAIL_DIR pointing at it."""
+    from mail.sink import MaildirSink
+
+    sink = MaildirSink(tmp_path / "mail", port=0)
+    sink.start()
+    monkeypatch.setenv("SMTP_URL", sink.url)
+    monkeypatch.setenv("MAIL_DIR", str(sink.directory))
+    monkeypatch.setenv("EMAIL_CODE_KEY", "test-email-code-key")
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def action_server(servers_dir, app_database_url, mail_sink):
     from devtools.servers import ActionServer
 
-    server = ActionServer(servers_dir, env={"DATABASE_URL": app_database_url}).start()
+    server = ActionServer(
+        servers_dir,
+        env={
+            "DATABASE_URL": app_database_url,
+            "SMTP_URL": mail_sink.url,
+            "MAIL_DIR": str(mail_sink.directory),
+            "EMAIL_CODE_KEY": "test-email-code-key",
+        },
+    ).start()
     yield server
     server.stop()
 
@@ -123,7 +162,7 @@ def assistant(servers_dir, action_server, app_database_url, tracker_store_url, w
 
 
 @pytest.fixture(scope="session")
-def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_port):
+def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_port, mail_sink):
     """The web app (demo page with the widget), wired to the test Rasa server."""
     from devtools.servers import WebApp
 
@@ -135,6 +174,8 @@ def web_app(servers_dir, assistant, app_database_url, tracker_store_url, web_por
             "DATABASE_URL": app_database_url,
             "TRACKER_STORE_URL": tracker_store_url,
             "MDS_VAR_DIR": str(servers_dir),
+            "SMTP_URL": mail_sink.url,
+            "MAIL_DIR": str(mail_sink.directory),
         },
     ).start()
     yield app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 
 import pytest
@@ -12,11 +13,14 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from console.accounts import create_operator
+from devtools.servers import free_port
 from gdpr.requests import RequestRepository, status_history
 from rasa_addons.tracker_store import MaskingSQLTrackerStore
+from tests.stored_requests import insert_request
 from webapp import create_app
 
 PASSWORD = "correct horse battery staple"
+RECEIVED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)  # hence the reference HDH-2026-000001
 INJECTIONS = [
     "' OR 1=1 --",
     "'; DROP TABLE events; --",
@@ -37,16 +41,12 @@ slots:
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("MDS_VAR_DIR", str(tmp_path))
     app_url, tracker_url = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'conversations.db'}"
+    # Status changes e-mail the citizen: nothing listens on this port, the e-mails stay queued.
+    monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
     repo = RequestRepository(app_url)
     create_operator(repo, "agent.dpo", PASSWORD)
-    for slot, value in {
-        "data_scope": "hdh_project",
-        "first_name": "Jeanne",
-        "last_name": "<b>Dupont</b>",
-        "email": "j@example.fr",
-    }.items():
-        repo.save_answer("c1", "erasure", slot, value)
-    repo.submit("c1")
+    # Written directly (tests/stored_requests.py): submitting a draft now needs a verified e-mail address.
+    insert_request(repo, last_name="<b>Dupont</b>", email="j@example.fr", received_at=RECEIVED)
     store = MaskingSQLTrackerStore(domain=DOMAIN, url=tracker_url)
     conversations = {
         "xss": [
@@ -515,17 +515,15 @@ def test_the_throttle_forgets_old_attempts():
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(app):
-    repo = app.config["REPOSITORY"]
-    answers = {
-        "data_scope": "hdh_project",
-        "first_name": "=1+1",
-        "last_name": "@SUM(A1)",
-        "email": "x@example.fr",
-        "objection_reason": "-cmd|' /C calc'!A0",
-    }
-    for slot, value in answers.items():
-        repo.save_answer("formulas", "objection", slot, value)
-    repo.submit("formulas")
+    insert_request(
+        app.config["REPOSITORY"],
+        kind="objection",
+        first_name="=1+1",
+        last_name="@SUM(A1)",
+        email="x@example.fr",
+        objection_reason="-cmd|' /C calc'!A0",
+        received_at=RECEIVED,
+    )
     client = app.test_client()
     login(client)
     rows = client.get("/console/demandes.csv").get_data(as_text=True).splitlines()

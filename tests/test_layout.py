@@ -18,6 +18,7 @@ PRODUCT_PACKAGES = (
     "console",
     "conversations",
     "gdpr",
+    "mail",
     "privacy",
     "rasa_addons",
     "storage",

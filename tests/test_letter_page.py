@@ -6,6 +6,7 @@ import pytest
 
 from gdpr.letters import compose_letter
 from gdpr.requests import RequestRepository
+from tests.verified_drafts import submit_verified
 from webapp import create_app
 
 
@@ -23,7 +24,7 @@ def stored(tmp_path):
     }
     for slot, value in answers.items():
         repo.save_answer("c1", "rectification", slot, value)
-    return url, repo.submit("c1")
+    return url, submit_verified(repo, "c1")
 
 
 def test_letter_cites_article_deadline_and_cnil(stored):
@@ -65,7 +66,7 @@ def test_an_objection_letter_asks_what_the_law_allows_for_the_data_concerned(tmp
     }
     for slot, value in answers.items():
         repo.save_answer("c1", "objection", slot, value)
-    text = compose_letter(repo.submit("c1")).as_text()
+    text = compose_letter(submit_verified(repo, "c1")).as_text()
     if scope == "health_insurance":
         # For the SNDS: non-availability for projects (L.1461-7), never an end to reimbursements.
         assert "L.1461-7" in text and "ne soient pas mises à disposition" in text

@@ -58,3 +58,28 @@ def test_a_letter_links_secret_key_is_masked_wherever_it_appears():
     assert mask_text(text) == f"Votre lettre : https://exemple.fr/lettre/HDH-2026-000001?cle={KEY_MASK} and more"
     nested = mask_value({"request": {"letter_url": "http://h/lettre/HDH-2026-000001?x=1&cle=secretKEY123"}})
     assert nested["request"]["letter_url"].endswith(f"&cle={KEY_MASK}")
+
+
+@pytest.mark.parametrize("typed", ["482913", "mon code : 482 913", "482-913", "voici 004213."])
+def test_a_typed_verification_code_never_reaches_the_log(typed):
+    from privacy.events import mask_event_dict
+
+    digits_typed = "".join(ch for ch in typed if ch.isdigit())
+    entity = {"entity": "number", "value": digits_typed, "text": typed}
+    event = {"event": "user", "text": typed, "parse_data": {"text": typed, "entities": [entity]}}
+    masked = mask_event_dict(event, [])
+    digits = "".join(ch for ch in typed if ch.isdigit())
+    assert digits not in "".join(ch for ch in str(masked) if ch.isdigit())
+    assert "[code masqué]" in masked["text"] and masked["parse_data"]["text"] == masked["text"]
+
+
+def test_references_and_figures_are_not_taken_for_codes():
+    from privacy.events import mask_event_dict
+
+    for text in ("où en est HDH-2026-000123 ?", "en 2026", "75015 Paris", "1234567 lignes"):
+        assert "[code masqué]" not in mask_event_dict({"event": "user", "text": text}, [])["text"]
+    assert "HDH-2026-000123" in mask_event_dict({"event": "user", "text": "où en est HDH-2026-000123 ?"}, [])["text"]
+    bot = {"event": "bot", "text": "plus de 200 000 projets"}
+    assert mask_event_dict(bot, [])["text"] == bot["text"], "the assistant's own figures stay readable"
+    slot = {"event": "slot", "name": "email_code", "value": "482913"}
+    assert mask_event_dict(slot, [])["value"] == VALUE_MASK

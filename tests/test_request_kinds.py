@@ -26,6 +26,7 @@ from rasa_addons.message_guard import check_text
 from rasa_addons.tracker_store import MaskingSQLTrackerStore
 from settings import PROJECT_ROOT
 from tests.conftest import make_tracker
+from tests.verified_drafts import submit_verified
 from training.facts import default_catalogue
 from webapp import create_app
 
@@ -56,7 +57,7 @@ def run(action, tracker):
 @pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
 def test_the_kind_has_its_rasa_data(kind):
     form = DOMAIN_YAML["forms"][kind.form]
-    assert form["required_slots"] == [*kind.fields, "request_confirmed"]
+    assert form["required_slots"] == [*kind.fields, "request_confirmed", "email_code"]
     assert kind.intent in DOMAIN_YAML["intents"]
     assert f"validate_{kind.form}" in DOMAIN_YAML["actions"]
     for field in kind.fields:
@@ -84,7 +85,7 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
         tracker = make_tracker("inform", "", active_loop={"name": kind.form}, slots={"requested_slot": field})
         questions, _ = run(ask, tracker)
         assert FIELDS[field].question in questions[0]["text"]
-        assert questions[0]["custom"]["form"] == {"name": kind.form, "step": step, "steps": len(kind.fields) + 1}
+        assert questions[0]["custom"]["form"] == {"name": kind.form, "step": step, "steps": len(kind.fields) + 2}
         tracker = make_tracker(
             "inform",
             typed_answer(field, kind.name),
@@ -109,7 +110,7 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
         assert f'/correct_field{{"request_field":"{field}"}}' in [b["payload"] for b in summary[0]["buttons"]]
 
     # Stored, then the letter states the right and every answer the controller needs.
-    request = repo.submit(sender)
+    request = submit_verified(repo, sender)
     assert request.kind == kind.name and request.answers == stored_values
     letter = compose_letter(request).as_text()
     assert kind.article in letter and kind.label[0].upper() + kind.label[1:] in letter

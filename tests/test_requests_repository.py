@@ -18,6 +18,7 @@ from gdpr.requests import (
 )
 from settings import PROJECT_ROOT
 from storage.database import engine_for, migrate
+from tests.verified_drafts import mark_verified, submit_verified
 
 ANSWERS = {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont", "email": "jeanne@example.fr"}
 
@@ -51,14 +52,16 @@ def test_migrations_apply_on_an_empty_database(database_url):
     migrate(database_url)  # idempotent
 
 
-def test_submit_stores_the_request_with_reference_status_deadline_and_controller(database_url):
+def test_submit_stores_the_request_with_reference_status_deadline_and_controller(database_url, monkeypatch):
+    monkeypatch.setenv("DEADLINE_STARTS_ON", "verification")  # the deadline runs from the recording
     repo = RequestRepository(database_url)
     fill_draft(repo, "citizen", kind="rectification", wrong_data="mauvaise date", correct_data="12/03/2024")
     received = dt.datetime(2026, 1, 31, 10, 0, tzinfo=dt.timezone.utc)
-    request = repo.submit("citizen", now=received)
+    request = submit_verified(repo, "citizen", now=received)
     assert request.reference.startswith("HDH-2026-") and len(request.reference) == len("HDH-2026-000123")
     assert request.status == "reçue"
-    assert request.deadline == dt.date(2026, 2, 28)
+    # 28 February 2026 is a Saturday: the deadline moves to Monday 2 March (Regulation 1182/71 art. 3.4).
+    assert request.deadline == request.initial_deadline == dt.date(2026, 3, 2)
     assert "Health Data Hub" in request.controller
     assert (request.wrong_data, request.correct_data) == ("mauvaise date", "12/03/2024")
     assert repo.get_draft("citizen") is None, "the draft is deleted with the submission"
@@ -72,7 +75,7 @@ def test_submit_stores_the_request_with_reference_status_deadline_and_controller
 def test_controller_follows_the_data_scope(database_url):
     repo = RequestRepository(database_url)
     fill_draft(repo, "c2", data_scope="health_insurance")
-    assert "Assurance maladie" in repo.submit("c2").controller
+    assert "Assurance maladie" in submit_verified(repo, "c2").controller
 
 
 def test_changing_form_kind_starts_a_new_draft(database_url):
@@ -109,7 +112,7 @@ def test_a_draft_missing_an_answer_its_kind_needs_is_not_submitted(database_url,
             repo.submit(sender)
     assert repo.count() == 0
     fill_draft(repo, "complete", kind=kind, **own_answers)
-    assert repo.submit("complete").kind == kind
+    assert submit_verified(repo, "complete").kind == kind
 
 
 def test_fifty_concurrent_submissions_get_fifty_distinct_references(database_url, results_dir):
@@ -117,6 +120,7 @@ def test_fifty_concurrent_submissions_get_fifty_distinct_references(database_url
     senders = [f"citizen-{i}" for i in range(50)]
     for sender in senders:
         fill_draft(repo, sender)
+        mark_verified(repo, sender)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=50) as pool:
         references = list(pool.map(lambda s: RequestRepository(database_url).submit(s).reference, senders))
@@ -128,9 +132,20 @@ def test_fifty_concurrent_submissions_get_fifty_distinct_references(database_url
         report.write(f"{dialect}: 50 concurrent submissions -> 50 distinct references, 50 rows, {elapsed:.2f} s\n")
 
 
+def test_a_submission_records_the_acknowledgement_in_the_same_transaction(database_url):
+    from mail.outbox import STATUS_QUEUED, counts
+
+    repo = RequestRepository(database_url)
+    fill_draft(repo, "ack")
+    request = submit_verified(repo, "ack")
+    assert repo.acknowledgement_email(request)["status"] == STATUS_QUEUED
+    assert counts(database_url)[STATUS_QUEUED] == 1
+
+
 def test_a_retried_submission_gives_one_row(database_url):
     repo = RequestRepository(database_url)
     fill_draft(repo, "double-click")
+    mark_verified(repo, "double-click")
 
     def attempt(_):
         try:
@@ -143,6 +158,9 @@ def test_a_retried_submission_gives_one_row(database_url):
     stored = {o for o in outcomes if o}
     assert len(stored) == 1
     assert repo.count() == 1
+    from mail.outbox import counts
+
+    assert sum(counts(database_url).values()) == 1, "one acknowledgement, whatever the retries"
 
 
 def test_two_operators_deciding_at_once_one_wins_and_the_others_are_told(database_url):
@@ -150,7 +168,7 @@ def test_two_operators_deciding_at_once_one_wins_and_the_others_are_told(databas
 
     repo = RequestRepository(database_url)
     fill_draft(repo, "contested")
-    reference = repo.submit("contested").reference
+    reference = submit_verified(repo, "contested").reference
     decisions = [(f"agent{i}", ("en cours", "traitée", "refusée")[i % 3]) for i in range(6)]
 
     def decide(decision):
@@ -187,3 +205,7 @@ def test_database_down_raises_storage_unavailable():
 def test_legal_deadline_is_one_calendar_month():
     assert legal_deadline(dt.date(2026, 11, 29)) == dt.date(2026, 12, 29)
     assert legal_deadline(dt.date(2028, 1, 31)) == dt.date(2028, 2, 29)
+    # Since gdpr.deadlines: a month ending on a Saturday, a Sunday or a public holiday ends on the
+    # next working day (Regulation 1182/71 art. 3.4); tests/test_deadlines.py has every case.
+    assert legal_deadline(dt.date(2026, 1, 31)) == dt.date(2026, 3, 2)  # 28 February 2026: a Saturday
+    assert legal_deadline(dt.date(2026, 4, 1)) == dt.date(2026, 5, 4)  # Friday 1 May, then the weekend

@@ -13,6 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from conversations.retention import purge
 from gdpr.requests import RequestRepository
 from rasa_addons.tracker_store import MaskingSQLTrackerStore
+from tests.verified_drafts import submit_verified
 
 
 def test_purge_keeps_recent_conversations_and_all_requests(tmp_path):
@@ -32,7 +33,7 @@ def test_purge_keeps_recent_conversations_and_all_requests(tmp_path):
         "email": "a@example.fr",
     }.items():
         repo.save_answer("old", "access", slot, value)
-    repo.submit("old")
+    submit_verified(repo, "old")
     repo.save_answer("abandoned", "erasure", "first_name", "Zoé")
 
     result = purge(now=now, retention_days=90, tracker_store_url=tracker_url, database_url=app_url)
@@ -44,3 +45,6 @@ def test_purge_keeps_recent_conversations_and_all_requests(tmp_path):
     assert (
         purge(now=now + 30 * 86400, retention_days=90, tracker_store_url=tracker_url, database_url=app_url).drafts == 1
     )
+    with repo.engine.connect() as connection:
+        verifications = connection.execute(sa.text("SELECT count(*) FROM email_verifications")).scalar_one()
+    assert verifications == 0, "the proof of an address goes with the drafts, after DRAFT_RETENTION_DAYS"

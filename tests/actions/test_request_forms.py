@@ -8,6 +8,7 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+import settings
 from actions.request_form_questions import AskDataScope, AskRequestConfirmed
 from actions.request_form_validation import ValidateErasureRequestForm, ValidateRectificationRequestForm
 from actions.request_status import ActionShowRequestStatus
@@ -21,7 +22,7 @@ INJECTIONS = ["'; DROP TABLE gdpr_requests; --", "<script>alert(1)</script>", "{
 
 
 @pytest.fixture(autouse=True)
-def app_database(tmp_path, monkeypatch):
+def app_database(tmp_path, monkeypatch, smtp_sink):
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     return RequestRepository(url)
@@ -137,12 +138,12 @@ def test_a_forged_slot_payload_is_not_trusted():
 def test_question_carries_form_progress():
     tracker = form_tracker("erasure_request_form", "data_scope", "")
     messages, _, _ = run(AskDataScope(), tracker)
-    assert messages[0]["custom"] == {"form": {"name": "erasure_request_form", "step": 1, "steps": 5}}
+    assert messages[0]["custom"] == {"form": {"name": "erasure_request_form", "step": 1, "steps": 6}}
     assert "numéro de sécurité sociale" in messages[0]["text"]
     assert len(messages[0]["buttons"]) == 2
 
 
-def complete_draft(repo, sender, kind="erasure"):
+def complete_draft(repo, sender, kind="erasure", verified=True):
     for slot, value in {
         "data_scope": "hdh_project",
         "first_name": "Jeanne",
@@ -150,6 +151,15 @@ def complete_draft(repo, sender, kind="erasure"):
         "email": "jeanne@example.fr",
     }.items():
         repo.save_answer(sender, kind, slot, value)
+    if verified:  # as the citizen does: the code sent to the address, typed back
+        from devtools.mailbox import latest_code
+        from gdpr.verification import VERIFIED, EmailVerification
+
+        draft = repo.get_draft(sender)
+        verification = EmailVerification(repo)
+        verification.send_code(draft)
+        code = latest_code(settings.mail_dir(), "jeanne@example.fr")
+        assert verification.check_code(draft, code).outcome == VERIFIED
 
 
 def test_summary_reads_the_draft_and_offers_corrections(app_database):
@@ -161,7 +171,8 @@ def test_summary_reads_the_draft_and_offers_corrections(app_database):
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads[0] == "/affirm" and payloads[-1] == "/cancel"
     assert '/correct_field{"request_field":"email"}' in payloads
-    assert messages[0]["custom"]["form"] == {"name": "erasure_request_form", "step": 5, "steps": 5}
+    assert messages[0]["custom"]["form"] == {"name": "erasure_request_form", "step": 5, "steps": 6}
+    assert "code à 6 chiffres" in text, "the summary says a code comes before the request is recorded"
 
 
 def test_correction_at_the_summary_clears_the_field():
@@ -204,21 +215,59 @@ def test_submit_confirms_only_after_commit(app_database):
     assert messages[0]["text"].startswith("Demande enregistrée.")
     assert request.reference in messages[0]["text"]
     assert messages[0]["custom"]["request"]["reference"] == request.reference
-    assert messages[0]["custom"]["request"]["deadline"] == request.deadline.isoformat()
+    assert messages[0]["custom"]["request"]["deadline"] is None, "the deadline runs from the transmission"
     assert slots["first_name"] is None and slots["email"] is None
 
 
-def test_confirmation_says_what_happened_and_what_the_citizen_must_still_do(app_database):
-    """Nothing is transmitted to the controller: the message must not say or imply it."""
+def test_an_unverified_address_records_nothing(app_database):
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id, verified=False)
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    assert app_database.count() == 0 and "n'est pas enregistrée" in messages[0]["text"]
+    assert slots == {"email_code": None}
+
+
+def test_confirmation_says_what_happened_and_what_remains(app_database):
+    """Nothing is transmitted yet: the message says who transmits, and from when the deadline runs."""
+    from devtools.mailbox import messages_to
+
     tracker = make_tracker("affirm", "oui")
     complete_draft(app_database, tracker.sender_id)
-    messages, _, _ = run(ActionSubmitRequest(), tracker)
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
     text = messages[0]["text"]
-    assert "n'a pas été envoyée au responsable" in text
-    assert "envoyez-lui vous-même la lettre" in text and "preuve d'envoi" in text
-    assert "un mois à compter de sa réception" in text
-    for claim in ("est adressée au", "doit vous répondre au plus tard", "au plus tard le"):
+    assert "n'a pas encore été transmise au responsable" in text
+    assert "va la transmettre" in text and "court à partir de sa réception" in text
+    assert "Un accusé de réception vient de vous être envoyé" in text
+    for claim in ("est adressée au", "doit vous répondre au plus tard", "au plus tard le", "a été transmise"):
         assert claim not in text
+    acknowledgements = messages_to(settings.mail_dir(), "jeanne@example.fr", "Accusé")
+    assert (
+        len(acknowledgements) == 1
+        and slots["request_reference"] in acknowledgements[0]["subject"] + acknowledgements[0]["text"]
+    )
+
+
+def test_when_this_service_receives_for_the_controller_the_deadline_is_given(app_database, monkeypatch):
+    monkeypatch.setenv("DEADLINE_STARTS_ON", "verification")
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id)
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    request = app_database.find_by_reference(slots["request_reference"])
+    assert request.deadline is not None
+    assert f"au plus tard le {request.deadline.strftime('%d/%m/%Y')}" in messages[0]["text"]
+
+
+def test_smtp_down_records_the_request_and_says_the_acknowledgement_will_follow(app_database, monkeypatch):
+    from devtools.servers import free_port
+    from mail.outbox import STATUS_QUEUED, counts
+
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id)
+    monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
+    messages, slots, _ = run(ActionSubmitRequest(), tracker)
+    assert messages[0]["text"].startswith("Demande enregistrée.") and app_database.count() == 1
+    assert "n'a pas encore pu partir" in messages[0]["text"] and "vient de vous être envoyé" not in messages[0]["text"]
+    assert counts(app_database.url)[STATUS_QUEUED] == 1
 
 
 def test_submit_with_database_down_is_honest_and_keeps_answers(monkeypatch, app_database):
@@ -271,8 +320,10 @@ def test_status_needs_the_matching_email(app_database):
         assert messages[0]["custom"]["request_status"]["found"] is found
         assert ("reçue" in messages[0]["text"]) is found
         if found:
-            assert "ne l'a pas envoyée au responsable" in messages[0]["text"]
-            assert "au plus tard" not in messages[0]["text"]
+            assert "pas encore été transmise au responsable" in messages[0]["text"]
+            assert (
+                "au plus tard" not in messages[0]["text"] and "courra à partir de sa réception" in messages[0]["text"]
+            )
             status = messages[0]["custom"]["request_status"]
             assert status["reference"] == request.reference and "letter_url" not in status
             assert request.letter_key not in str(messages), "the letter's key is never in a status reply"
@@ -313,3 +364,28 @@ def test_the_introduction_is_said_once_then_the_question_comes_alone():
     messages, _, _ = run(AskDataScope(), second)
     assert "Je vais préparer" not in messages[0]["text"] and messages[0]["buttons"]
     assert messages[0]["custom"]["form"]["step"] == 1
+
+
+def test_text_that_is_not_a_code_uses_no_attempt(app_database):
+    from gdpr.verification import MAX_ATTEMPTS, EmailVerification
+
+    sender = "not-a-code"
+    complete_draft(app_database, sender, verified=False)
+    EmailVerification(app_database).send_code(app_database.get_draft(sender))
+    for typed in ("123", "euh je sais pas", "12345678"):
+        tracker = form_tracker("erasure_request_form", "email_code", typed)
+        tracker.sender_id = sender
+        messages, slots, _ = run(ValidateErasureRequestForm(), tracker)
+        assert slots["email_code"] is None and "6 chiffres" in messages[0]["text"]
+    tracker = form_tracker("erasure_request_form", "email_code", "000000")
+    tracker.sender_id = sender
+    messages, _, _ = run(ValidateErasureRequestForm(), tracker)
+    code = latest_code_for(sender)
+    if code != "000000":
+        assert f"Il vous reste {MAX_ATTEMPTS - 1} essais" in messages[0]["text"]
+
+
+def latest_code_for(_sender):
+    from devtools.mailbox import latest_code
+
+    return latest_code(settings.mail_dir(), "jeanne@example.fr")

@@ -8,6 +8,7 @@ import pytest
 
 from console.accounts import create_operator
 from gdpr.requests import RequestRepository
+from tests.verified_drafts import submit_verified
 
 pytestmark = pytest.mark.servers
 PASSWORD = "un mot de passe assez long"
@@ -29,7 +30,7 @@ def test_operator_reviews_a_fallback_and_processes_a_request(
         "email": "lou@example.fr",
     }.items():
         repo.save_answer(f"browser-req-{token}", "access", slot, value)
-    reference = repo.submit(f"browser-req-{token}").reference
+    reference = submit_verified(repo, f"browser-req-{token}").reference
 
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page.goto(web_app.url + "/console/conversations")

@@ -9,6 +9,7 @@ from devtools.servers import RasaServer
 from gdpr.requests import RequestRepository
 from rasa_addons.conversation_recovery import RECOVERY_MESSAGE
 from tests.e2e.replies import customs, form_step, new_sender, texts
+from tests.verified_drafts import submit_verified
 
 pytestmark = pytest.mark.servers
 
@@ -28,7 +29,7 @@ def stored_request(app_database_url):
         "email": "ines.moreau@example.fr",
     }.items():
         repo.save_answer(citizen, "access", slot, value)
-    return repo.submit(citizen)
+    return submit_verified(repo, citizen)
 
 
 @pytest.mark.parametrize("typed", ["{ref}", "{ref_lower}", "c'est la {ref}", "  {ref}  "])

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from devtools.mailbox import latest_code
+
 pytestmark = pytest.mark.servers
 
 
-def test_personal_data_is_not_logged(assistant, servers_dir, tracker_store_url):
+def test_personal_data_is_not_logged(assistant, servers_dir, tracker_store_url, mail_dir):
     token = uuid.uuid4().hex[:6].translate(str.maketrans("0123456789", "ghijklmnop"))  # letters only: a valid name
     first, last = f"Zéphyrine{token}", f"Quillebeuf{token}"
     email = f"zq.{token}@example.org"
@@ -28,9 +32,13 @@ def test_personal_data_is_not_logged(assistant, servers_dir, tracker_store_url):
         (email, 5),
         (f"mon adresse {email} est mal écrite dans le dossier", 6),
         ("la bonne adresse est celle que je vous ai donnée", 7),
-        ("/affirm", None),
+        ("/affirm", 8),
+        ("{code}", None),
     ]
+    code = None
     for text, next_step in steps:
+        if text == "{code}":
+            text = code = latest_code(mail_dir, email)
         replies = assistant.say(citizen, text)
         assert replies
         if next_step:
@@ -43,6 +51,10 @@ def test_personal_data_is_not_logged(assistant, servers_dir, tracker_store_url):
         stored = "\n".join(
             connection.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": citizen}).scalars()
         )
+    # The verification code: six digits, so look for it as a number on its own (timestamps hold digits).
+    assert not re.search(rf"(?<!\d){code}(?!\d)", logs), "the verification code is in a server log"
+    user_texts = [e.get("text") or "" for e in map(json.loads, stored.splitlines()) if e.get("event") == "user"]
+    assert "[code masqué]" in user_texts and not any(code in t for t in user_texts)
     for secret in (first, last, email, nir, nir.replace(" ", ""), phone, token):
         assert secret not in logs, f"{secret!r} found in a server log"
         assert secret not in stored.replace(citizen, ""), f"{secret!r} found in the conversation log"

@@ -8,7 +8,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from devtools.mailbox import wait_for_messages
 from gdpr.requests import RequestRepository
+from tests.e2e.replies import confirm_with_code
 
 pytestmark = pytest.mark.servers
 
@@ -109,22 +111,24 @@ class Conversation:
         path.write_text("\n".join(self.transcript) + "\n", encoding="utf-8")
 
 
-def test_full_erasure_request_then_its_status(assistant, app_database_url, tracker_store_url, results_dir):
+def test_full_erasure_request_then_its_status(assistant, app_database_url, tracker_store_url, results_dir, mail_dir):
     turn = Conversation(assistant)
     citizen = turn.citizen
 
     replies = turn("je veux faire effacer mes données")
-    assert form_step(replies) == {"name": "erasure_request_form", "step": 1, "steps": 5}
+    assert form_step(replies) == {"name": "erasure_request_form", "step": 1, "steps": 6}
     assert form_step(turn("Un projet de recherche du Health Data Hub"))["step"] == 2
     assert form_step(turn("Jeanne"))["step"] == 3
     assert form_step(turn("Dupont-Martin"))["step"] == 4
     replies = turn("jeanne.dupont@example.fr")
     assert form_step(replies)["step"] == 5
     assert "Dupont-Martin" in texts(replies) and "jeanne.dupont@example.fr" in texts(replies)
-    replies = turn("/affirm")
+    replies = confirm_with_code(turn, mail_dir, "jeanne.dupont@example.fr")
     reference = next(p["request"]["reference"] for p in customs(replies) if "request" in p)
     assert re.fullmatch(r"HDH-\d{4}-\d{6}", reference)
-    assert "Demande enregistrée" in texts(replies)
+    assert "Demande enregistrée" in texts(replies) and "adresse e-mail est vérifiée" in texts(replies)
+    acknowledgement = wait_for_messages(mail_dir, "jeanne.dupont@example.fr", 1, "Accusé de réception")
+    assert len(acknowledgement) == 1 and reference in acknowledgement[0]["subject"]
 
     stored = RequestRepository(app_database_url).find_by_reference(reference)
     assert (stored.first_name, stored.last_name, stored.email, stored.kind) == (
@@ -154,7 +158,7 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
     assert "letter_url" not in status, "a status reply never carries the letter's key"
 
 
-def test_rectification_with_a_digression(assistant, results_dir):
+def test_rectification_with_a_digression(assistant, results_dir, mail_dir):
     turn = Conversation(assistant)
 
     assert (
@@ -164,14 +168,14 @@ def test_rectification_with_a_digression(assistant, results_dir):
     turn("Mes données de l'Assurance maladie (SNDS)")
     replies = turn("Au fait, combien de temps sont conservées les données du SNDS ?")
     assert any(p.get("fact_id") == "data_retention" for p in customs(replies))
-    assert form_step(replies) == {"name": "rectification_request_form", "step": 2, "steps": 7}
+    assert form_step(replies) == {"name": "rectification_request_form", "step": 2, "steps": 8}
     turn("Karim")
     turn("Benali")
     turn("karim.benali@example.org")
     turn("La date de mon séjour à l'hôpital est fausse")
     replies = turn("Le séjour a eu lieu en mars 2024, pas en mai")
     assert form_step(replies)["step"] == 7
-    replies = turn("/affirm")
+    replies = confirm_with_code(turn, mail_dir, "karim.benali@example.org")
     assert any("request" in p for p in customs(replies))
     turn.save(results_dir / "transcript-rectification.txt")
 

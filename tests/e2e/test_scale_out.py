@@ -15,7 +15,9 @@ import requests
 import sqlalchemy as sa
 
 from devtools.databases import POSTGRES_ADMIN_URL, REDIS_URL, fresh_postgres_database
+from devtools.mailbox import latest_code
 from devtools.servers import ActionServer, RasaServer
+from mail.sink import MaildirSink
 
 pytestmark = pytest.mark.servers
 
@@ -108,7 +110,12 @@ def cluster(tmp_path_factory):
             "RABBITMQ_URL": RABBITMQ_URL,
             "RABBITMQ_QUEUE": "test_events_" + uuid.uuid4().hex[:8],
         }
-        action_server = ActionServer(workdir, env={"DATABASE_URL": app_url}).start()
+        sink = MaildirSink(workdir / "mail", port=0)
+        sink.start()
+        stack.callback(sink.stop)
+        action_server = ActionServer(
+            workdir, env={"DATABASE_URL": app_url, "SMTP_URL": sink.url, "EMAIL_CODE_KEY": "test-key"}
+        ).start()
         stack.callback(action_server.stop)
         servers = []
         for _ in range(2):
@@ -116,6 +123,7 @@ def cluster(tmp_path_factory):
             stack.callback(server.stop)
             servers.append(server)
         cluster = Cluster(servers, action_server, tracker_url, app_url, workdir)
+        cluster.mail_dir = sink.directory
         cluster.event_queue = env["RABBITMQ_QUEUE"]
         yield cluster
         _delete_queue(cluster.event_queue)
@@ -130,17 +138,25 @@ ACCESS_REQUEST = [
     ("Un projet de recherche du Health Data Hub", 2),
     ("Claire", 3),
     ("Fontaine", 4),
-    ("claire.fontaine@example.org", 5),
-    ("/affirm", None),
+    ("{address}", 5),
+    ("/affirm", 6),
+    ("{code}", None),
 ]
 
 
+def address_of(sender):
+    return f"claire.{sender}@example.org"
+
+
 def run_access_request(cluster, sender, start=0):
-    """Send the access request's turns alternately to both servers; return the reference."""
+    """Send the access request's turns alternately to both servers, the code read from the
+    Maildir; return the reference."""
     reference = None
     for i, (text, step) in enumerate(ACCESS_REQUEST):
         server = cluster.servers[(start + i) % 2]
-        replies = server.say(sender, text, timeout=60)
+        if text == "{code}":
+            text = latest_code(cluster.mail_dir, address_of(sender))
+        replies = server.say(sender, text.format(address=address_of(sender)), timeout=60)
         assert replies, f"no reply to {text!r}"
         if step:
             assert custom(replies, "form")[-1]["step"] == step, (sender, text, replies)
@@ -166,6 +182,7 @@ def test_a_form_started_on_one_server_is_finished_on_the_other(cluster):
         "[masqué]",
         "[e-mail masqué]",
         "/affirm",
+        "[code masqué]",
     ]
     for server in cluster.servers:  # both servers see the same, consistent tracker
         tracker = server.tracker(sender)
@@ -247,7 +264,9 @@ def test_one_server_stops_mid_conversation_and_the_other_continues(cluster):
         assert custom(first.say(sender, text), "form")[-1]["step"] == step
     first.stop()
     for text, step in ACCESS_REQUEST[3:]:
-        replies = second.say(sender, text)
+        if text == "{code}":
+            text = latest_code(cluster.mail_dir, address_of(sender))
+        replies = second.say(sender, text.format(address=address_of(sender)))
         if step:
             assert custom(replies, "form")[-1]["step"] == step
     assert len(cluster.requests_of(sender)) == 1

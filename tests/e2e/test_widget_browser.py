@@ -6,10 +6,12 @@ import contextlib
 import json
 import re
 import time
+import uuid
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from devtools.mailbox import latest_code, wait_for_messages
 from settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.servers
@@ -50,7 +52,7 @@ def open_widget(page):
 def ask(page, text):
     before = page.locator(".mds-bot").count()
     page.get_by_label("Votre question").fill(text)
-    page.get_by_role("button", name="Envoyer").click()
+    page.get_by_role("button", name="Envoyer", exact=True).click()
     page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
     wait_until_the_reply_is_complete(page)
     return page.locator(".mds-bot").last
@@ -154,23 +156,28 @@ def test_keyboard_only(page):
     assert page.locator("#mds-panel").is_hidden()
 
 
-def test_erasure_request_through_the_widget(page):
+def test_erasure_request_through_the_widget(page, mail_dir):
+    address = f"camille.{uuid.uuid4().hex[:8]}@example.fr"
     open_widget(page)
     ask(page, "je veux faire effacer mes données")
-    assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
+    assert "Étape 1 sur 6" in page.locator(".mds-bot").last.inner_text()
     page.locator(".mds-bot").last.get_by_role("button", name="Un projet de recherche du Health Data Hub").click()
-    page.get_by_text("Étape 2 sur 5").wait_for(timeout=30000)
+    page.get_by_text("Étape 2 sur 6").wait_for(timeout=30000)
     wait_until_the_reply_is_complete(page)
     ask(page, "Camille")
     ask(page, "Martin")
-    summary = ask(page, "camille.martin@example.fr")
-    assert "Étape 5 sur 5" in summary.inner_text()
+    summary = ask(page, address)
+    assert "Étape 5 sur 6" in summary.inner_text()
     before = page.locator(".mds-bot").count()
-    summary.get_by_role("button", name="Oui, enregistrer la demande").click()
+    summary.get_by_role("button", name="Oui, m'envoyer le code").click()
     page.locator(".mds-bot").nth(before).wait_for(timeout=30000)
     wait_until_the_reply_is_complete(page)
-    confirmation = page.locator(".mds-bot").last.inner_text()
+    assert "Étape 6 sur 6" in page.locator(".mds-bot").last.inner_text()
+    assert "code à 6 chiffres" in " ".join(page.locator(".mds-bot").all_inner_texts()[before:])
+    ask(page, latest_code(mail_dir, address))  # read from the Maildir, as the citizen reads the e-mail
+    confirmation = " ".join(page.locator(".mds-bot").all_inner_texts()[-3:])
     assert re.search(r"HDH-\d{4}-\d{6}", confirmation) and "Demande enregistrée" in confirmation
+    assert len(wait_for_messages(mail_dir, address, 1, "Accusé de réception")) == 1
 
 
 def test_accessibility_audit_and_screenshots(browser, web_app, results_dir):
@@ -231,7 +238,7 @@ def test_outage_keeps_the_message_and_sends_it_on_retry(flaky_service_page):
     page.service["up"] = False
     open_widget(page)
     page.get_by_label("Votre question").fill("Qu'est-ce que le Health Data Hub ?")
-    page.get_by_role("button", name="Envoyer").click()
+    page.get_by_role("button", name="Envoyer", exact=True).click()
     status = page.locator(".mds-status")
     status.get_by_text("Le service est injoignable pour le moment. Votre message est conservé.").wait_for(timeout=45000)
     assert len(page.service["sockets"]) >= 2  # the widget tried again by itself before giving up
