@@ -389,3 +389,43 @@ def latest_code_for(_sender):
     from devtools.mailbox import latest_code
 
     return latest_code(settings.mail_dir(), "jeanne@example.fr")
+
+
+def test_the_status_answer_tells_the_transmission_and_the_extension(app_database):
+    import datetime as dt
+
+    from gdpr.deadlines import legal_deadline
+    from gdpr.processing import extend_deadline, record_transmission
+
+    sender = "status-lifecycle"
+    complete_draft(app_database, sender)
+    request = app_database.submit(sender)
+    today = request.received_at.date()
+    record_transmission(
+        app_database,
+        request.reference,
+        transmitted_on=today,
+        transmitted_to="Plateforme des données de santé",
+        channel="courriel",
+        operator="agent.dpo",
+        today=today,
+    )
+
+    def status_text():
+        tracker = make_tracker(
+            "inform", "x", slots={"request_reference": request.reference, "status_email": "jeanne@example.fr"}
+        )
+        messages, _, _ = run(ActionShowRequestStatus(), tracker)
+        return messages[0]["text"], messages[0]["custom"]["request_status"]
+
+    text, payload = status_text()
+    deadline = legal_deadline(today)
+    assert f"transmise à Plateforme des données de santé le {today.strftime('%d/%m/%Y')}" in text
+    assert f"au plus tard le {deadline.strftime('%d/%m/%Y')}" in text and "pas encore été transmise" not in text
+    assert payload["deadline"] == deadline.isoformat() and payload["transmitted_on"] == today.isoformat()
+    extend_deadline(
+        app_database, request.reference, months=2, reason="demande complexe", operator="agent.dpo", today=today
+    )
+    text, payload = status_text()
+    assert "prolongé (motif : demande complexe)" in text and payload["deadline"] > deadline.isoformat()
+    assert dt.date.fromisoformat(payload["deadline"]) >= today + dt.timedelta(days=89)

@@ -7,7 +7,9 @@ import uuid
 import pytest
 
 from console.accounts import create_operator
+from devtools.mailbox import wait_for_messages
 from gdpr.requests import RequestRepository
+from mail.outbox import deliver_due
 from tests.verified_drafts import submit_verified
 
 pytestmark = pytest.mark.servers
@@ -15,11 +17,12 @@ PASSWORD = "un mot de passe assez long"
 
 
 def test_operator_reviews_a_fallback_and_processes_a_request(
-    browser, web_app, assistant, app_database_url, results_dir
+    browser, web_app, assistant, app_database_url, results_dir, mail_dir, mail_sink
 ):
     repo = RequestRepository(app_database_url)
     create_operator(repo, "agent.navigateur", PASSWORD)
     token = uuid.uuid4().hex[:6]
+    address = f"lou.{token}@example.fr"
     fallback_sender = f"browser-fallback-{token}"
     off_topic = assistant.declined_message()
     assistant.say(fallback_sender, off_topic)
@@ -27,7 +30,7 @@ def test_operator_reviews_a_fallback_and_processes_a_request(
         "data_scope": "hdh_project",
         "first_name": "Lou",
         "last_name": "Bernard",
-        "email": "lou@example.fr",
+        "email": address,
     }.items():
         repo.save_answer(f"browser-req-{token}", "access", slot, value)
     reference = submit_verified(repo, f"browser-req-{token}").reference
@@ -55,9 +58,26 @@ def test_operator_reviews_a_fallback_and_processes_a_request(
 
     page.goto(web_app.url + f"/console/demandes/{reference}")
     page.get_by_label("Nouveau statut").select_option("en cours")
-    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
     page.locator("td", has_text="agent.navigateur").wait_for()
     assert repo.find_by_reference(reference).status == "en cours"
+
+    # Transmission, then an extension: each recorded once, each told to the citizen by e-mail.
+    page.get_by_label("Moyen de transmission").select_option(index=0)
+    page.get_by_role("button", name="Enregistrer la transmission").click()
+    page.get_by_text("Pas encore transmise").wait_for(state="detached")
+    stored = repo.find_by_reference(reference)
+    assert stored.transmitted_on is not None and stored.deadline is not None
+    page.get_by_label("Motif (obligatoire, communiqué au demandeur)").fill("demande complexe à instruire")
+    page.get_by_role("button", name="Prolonger le délai").click()
+    page.get_by_text("demande complexe à instruire").first.wait_for()
+    assert repo.find_by_reference(reference).deadline > stored.deadline
+    subjects = [m["subject"] for m in wait_for_messages(mail_dir, address, 3)]
+    assert len(subjects) == 3, subjects  # status « en cours », transmission, extension: sent at once
+    # The acknowledgement queued by the in-process submission waits for the sender (mail.sender).
+    assert deliver_due(app_database_url, smtp_url=mail_sink.url)["sent"] == 1
+    assert len(wait_for_messages(mail_dir, address, 4)) == 4
+    page.screenshot(path=str(results_dir / "console-request.png"), full_page=True)
 
     page.goto(web_app.url + "/console/tableau-de-bord")
     page.get_by_role("img", name="Conversations par jour").wait_for()

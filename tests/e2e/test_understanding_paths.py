@@ -57,7 +57,7 @@ def test_a_question_about_a_right_gets_the_fact_not_the_form(assistant, question
 
 def test_a_clear_wish_starts_the_form(assistant):
     replies = assistant.say(new_sender(), "je veux faire effacer mes données de santé")
-    assert form_step(replies) == {"name": "erasure_request_form", "step": 1, "steps": 5}
+    assert form_step(replies) == {"name": "erasure_request_form", "step": 1, "steps": 6}
 
 
 def test_hesitation_offers_readings_and_a_click_answers_at_once(assistant):
@@ -92,6 +92,6 @@ def test_a_reasked_question_does_not_repeat_the_introduction(assistant):
     first = assistant.say(citizen, "je veux faire effacer mes données de santé")
     assert "Je vais préparer votre demande d'effacement" in texts(first)
     again = assistant.say(citizen, "je ne sais pas trop")
-    assert form_step(again) == {"name": "erasure_request_form", "step": 1, "steps": 5}
+    assert form_step(again) == {"name": "erasure_request_form", "step": 1, "steps": 6}
     assert "Je vais préparer" not in texts(again)
     assert "Je n'ai pas compris de quelles données il s'agit" in texts(again)

@@ -288,10 +288,10 @@ def test_progress_arriving_late_still_joins_its_question(browser, web_app):
         open_widget(page)
         question = ask(page, "je veux faire effacer mes données")
         assert delayed, "the form progress came in the same frame as the text: nothing was delayed"
-        assert "Étape 1 sur 5" in question.inner_text()
+        assert "Étape 1 sur 6" in question.inner_text()
         assert question.get_by_role("button", name="Un projet de recherche du Health Data Hub").count() == 1
         page.reload()  # what the widget stored is the same single, complete reply
-        assert "Étape 1 sur 5" in page.locator(".mds-bot").last.inner_text()
+        assert "Étape 1 sur 6" in page.locator(".mds-bot").last.inner_text()
 
 
 def test_a_letter_links_key_is_shown_but_never_stored(browser, web_app):
