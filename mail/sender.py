@@ -14,6 +14,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 
 from mail.outbox import deliver_due
+from metrics import logs
 from storage.database import migrate
 
 logger = logging.getLogger("mail.sender")
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="send one batch, print the counts and exit")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between two batches (default: 5)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
 
     migrate()
     if args.once:

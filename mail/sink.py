@@ -23,6 +23,9 @@ from aiosmtpd.controller import Controller
 
 import settings
 from mail.transport import parse_smtp_url
+from metrics import logs
+
+logger = logging.getLogger("mail.sink")
 
 REFUSAL = "550 5.1.1 Adresse refusée"
 
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=port, help=f"port (default: {port})")
     parser.add_argument("--allow-remote", action="store_true", help="allow listening on a non-loopback address")
     args = parser.parse_args(argv)
+    logs.configure()
 
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
@@ -213,9 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sink.start()
     except OSError as error:
-        print(f"Mail sink not started: cannot listen on {args.host}:{args.port} ({error.strerror or error})")
+        problem = f"cannot listen on {args.host}:{args.port} ({error.strerror or error})"
+        if logs.json_enabled():
+            logger.error("mail sink not started: %s", problem)
+        else:
+            print(f"Mail sink not started: {problem}")
         return 1
-    print(f"Mail sink listening on {sink.url}: every message is stored in {args.dir.resolve()} (Maildir)", flush=True)
+    ready = f"listening on {sink.url}: every message is stored in {args.dir.resolve()} (Maildir)"
+    if logs.json_enabled():  # one JSON object per line; as text, the line `make run` has always shown
+        logger.info("mail sink %s", ready)
+    else:
+        print(f"Mail sink {ready}", flush=True)
     try:
         while not stop.wait(1):
             pass

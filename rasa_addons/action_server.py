@@ -12,6 +12,8 @@ This one serves the same actions (``actions/``) with three differences:
   401. ``/health`` stays open. Without a token it refuses to start;
 - an unexpected error answers a bare 500: rasa_sdk's handler echoes the whole request,
   that is the tracker with the citizen's messages.
+
+``/metrics`` (metrics.action_server) answers loopback clients, or others with METRICS_TOKEN.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from __future__ import annotations
 import argparse
 import logging
 import secrets
-import sys
 
 import settings
+from metrics import action_server as action_metrics
+from metrics import logs
 
 logger = logging.getLogger(__name__)
-OPEN_PATHS = ("/health",)
+OPEN_PATHS = ("/health", "/metrics")  # /metrics checks its own access (metrics.access)
 
 
 def create_app(token: str, actions_package: str = "actions"):
@@ -45,6 +48,8 @@ def create_app(token: str, actions_package: str = "actions"):
             )
         return None
 
+    action_metrics.install(app, action_metrics.registered_actions(actions_package))
+
     @app.exception(Exception)
     async def no_echo(request, exception):
         logger.error("action server error on %s: %s", request.path, type(exception).__name__, exc_info=exception)
@@ -57,15 +62,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)
+    logs.configure()
     token = settings.action_server_token()
     if not token:
-        print(
+        logger.error(
             "ACTION_SERVER_TOKEN is not set: the action server only answers a Rasa server that sends it "
-            "(`make run` creates one in var/action-server-token).",
-            file=sys.stderr,
+            "(`make run` creates one in var/action-server-token)."
         )
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("sanic.access").setLevel(logging.WARNING)
     app = create_app(token)
     host = settings.action_server_host()

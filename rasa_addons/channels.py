@@ -25,6 +25,7 @@ from socketio import AsyncServer
 
 import rasa_addons
 import settings
+from metrics import rasa_server as rasa_metrics
 from privacy.masking import contains_nir
 from rasa_addons.message_guard import (
     RATE_LIMITED_MESSAGE,
@@ -103,6 +104,7 @@ class GuardedRestInput(RestInput):
                 )
             allowed, wait = self.rate_limiter.allow(client_address(request))
             if not allowed:
+                rasa_metrics.rate_limited(self.name())
                 return response.json(
                     {"error": "rate_limited", "message": RATE_LIMITED_MESSAGE.format(seconds=wait)},
                     status=429,
@@ -110,6 +112,7 @@ class GuardedRestInput(RestInput):
                 )
             verdict = check_text(body.get("message"))
             if verdict.text is None:
+                rasa_metrics.rejected(self.name(), verdict.reason)
                 return response.json(
                     [
                         {"recipient_id": sender, "text": verdict.reply},
@@ -119,10 +122,14 @@ class GuardedRestInput(RestInput):
             collector = CollectingOutputChannel()
             if contains_nir(verdict.text):
                 await collector.send_text_message(sender, NIR_REMINDER)
-            try:
-                await on_new_message(UserMessage(verdict.text, collector, sender, input_channel=self.name()))
-            except Exception as error:  # never a 5xx nor an empty reply for a text message
-                logger.error("message processing failed: %s", type(error).__name__)
+            message_id = uuid.uuid4().hex
+            with rasa_metrics.handling(self.name(), sender, message_id):
+                try:
+                    await on_new_message(
+                        UserMessage(verdict.text, collector, sender, input_channel=self.name(), message_id=message_id)
+                    )
+                except Exception as error:  # never a 5xx nor an empty reply for a text message
+                    logger.error("message processing failed: %s", type(error).__name__)
             return response.json(with_fallback_reply(collector.messages, sender))
 
         return webhook
@@ -257,21 +264,27 @@ class GuardedSocketIOInput(SocketIOInput):
                 sender = recipient = sid
             allowed, wait = self.rate_limiter.allow(self._client_of_sid.get(sid, sid))
             if not allowed:
+                rasa_metrics.rate_limited(self.name())
                 await output.send_text_message(recipient, RATE_LIMITED_MESSAGE.format(seconds=wait))
                 await output.send_custom_json(recipient, {"error": "rate_limited", "retry_after": wait})
                 return
             verdict = check_text(data.get("message"))
             if verdict.text is None:
+                rasa_metrics.rejected(self.name(), verdict.reason)
                 await output.send_text_message(recipient, verdict.reply)
                 await output.send_custom_json(recipient, {"error": verdict.reason})
                 return
             if contains_nir(verdict.text):
                 await output.send_text_message(recipient, NIR_REMINDER)
             answered_before = output.sent
-            try:
-                await on_new_message(UserMessage(verdict.text, output, sender, input_channel=self.name()))
-            except Exception as error:
-                logger.error("message processing failed: %s", type(error).__name__)
+            message_id = uuid.uuid4().hex
+            with rasa_metrics.handling(self.name(), sender, message_id):
+                try:
+                    await on_new_message(
+                        UserMessage(verdict.text, output, sender, input_channel=self.name(), message_id=message_id)
+                    )
+                except Exception as error:
+                    logger.error("message processing failed: %s", type(error).__name__)
             if output.sent == answered_before:
                 await output.send_text_message(recipient, UNAVAILABLE_MESSAGE)
                 await output.send_custom_json(recipient, {"error": "service_unavailable"})

@@ -20,6 +20,7 @@ from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, Lo
 from rasa.utils.endpoints import EndpointConfig
 
 import settings
+from metrics import rasa_server as rasa_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +99,14 @@ class RedisTicketLockStore(LockStore):
         # messages keep the lock busy. Here a message waits at most its ticket's lifetime
         # (TICKET_LOCK_LIFETIME, 60 s), then fails with LockError, which the channels turn
         # into a "please try again" reply.
-        while True:
-            lock = self.get_lock(conversation_id)
-            if lock is None or all(t.number != ticket for t in lock.tickets):
-                raise LockError(f"Ticket {ticket} expired before its turn came")
-            if not lock.is_locked(ticket):
-                return lock
-            await asyncio.sleep(wait_time_in_seconds)
+        with rasa_metrics.LOCK_WAIT_SECONDS.time():
+            while True:
+                lock = self.get_lock(conversation_id)
+                if lock is None or all(t.number != ticket for t in lock.tickets):
+                    raise LockError(f"Ticket {ticket} expired before its turn came")
+                if not lock.is_locked(ticket):
+                    return lock
+                await asyncio.sleep(wait_time_in_seconds)
 
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         tickets, _ = self._keys(conversation_id)
@@ -142,6 +144,14 @@ class RedisTicketLockStore(LockStore):
         self._log_deletion(conversation_id, bool(self.red.delete(*self._keys(conversation_id))))
 
 
+class TimedInMemoryLockStore(InMemoryLockStore):
+    """Rasa's in-memory lock store (one server), with its wait counted (metrics/)."""
+
+    async def _acquire_lock(self, conversation_id: Text, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        with rasa_metrics.LOCK_WAIT_SECONDS.time():
+            return await super()._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+
+
 class EnvironmentLockStore:
     """`lock_store: type: rasa_addons.scale_out.EnvironmentLockStore` in endpoints.yml."""
 
@@ -150,7 +160,7 @@ class EnvironmentLockStore:
         if url:
             logger.info("lock store: Redis")
             return RedisTicketLockStore.from_url(url, settings.redis_lock_prefix())
-        return InMemoryLockStore()
+        return TimedInMemoryLockStore()
 
 
 class EnvironmentEventBroker(EventBroker):

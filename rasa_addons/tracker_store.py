@@ -29,6 +29,7 @@ import rasa_addons
 import settings
 from conversations import log as conversation_log
 from gdpr.kinds import PERSONAL_SLOTS
+from metrics import rasa_server as rasa_metrics
 from privacy import free_text
 from privacy.events import mask_event_dict
 from privacy.masking import VALUE_MASK
@@ -187,7 +188,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         )
         with self.session_scope() as session:
             rows, records = [], []
-            for event in self._new_events(session, tracker):
+            new_events = self._new_events(session, tracker)
+            for event in new_events:
                 data = mask_event_dict(event.as_dict(), known)
                 rows.append(data)
                 records.append(conversation_log.event_row(tracker.sender_id, event.type_name, data))
@@ -195,6 +197,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                 # One multi-row insert, without the ORM's unit of work (a third of a save's time).
                 session.execute(self.SQLEvent.__table__.insert(), records)
             session.commit()
+        rasa_metrics.observe_saved_events(tracker, new_events, self.domain)  # fallbacks, forms (metrics/)
         if self.event_broker is not None:
             for data in rows:
                 self.event_broker.publish({"sender_id": tracker.sender_id, **data})

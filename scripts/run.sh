@@ -74,6 +74,7 @@ for _ in $(seq 1 180); do
   Site et widget  : http://localhost:${WEB_PORT}/
   Console         : http://localhost:${WEB_PORT}/console  (compte : make operator NAME=...)
   Conversations   : var/conversations.db, demandes : var/app.db (SQLite)
+  Métriques       : http://localhost:${RASA_PORT}/metrics, :${ACTION_PORT}/metrics, :${WEB_PORT}/metrics (depuis cette machine)
   E-mails         : ${MAIL_LANDS}
 Ctrl-C pour arrêter.
 MSG

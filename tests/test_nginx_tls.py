@@ -147,3 +147,10 @@ def test_the_plain_http_site_is_valid_nginx(tmp_path):
         [NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_metrics_are_not_served_to_the_public(nginx):
+    """Prometheus scrapes the containers directly: through nginx, /metrics never reaches the web app."""
+    for path in ("/metrics", "/metrics?format=text"):
+        response = requests.get(nginx["https"] + path, verify=False, timeout=10)
+        assert response.status_code == 404 and "backend" not in response.text, path

@@ -30,6 +30,7 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
     from datetime import timedelta
 
     from console.routes import console
+    from metrics import webapp as web_metrics
     from webapp.citizen_pages import TITLE
     from webapp.citizen_pages import blueprint as citizen_pages
 
@@ -53,6 +54,7 @@ def create_app(database_url: str | None = None, tracker_store_url: str | None = 
     app.jinja_env.filters["dict_without"] = lambda d, key: {k: v for k, v in d.items() if k != key}
     app.register_blueprint(citizen_pages)
     app.register_blueprint(console)
+    web_metrics.init_app(app)  # /metrics, request timing and log context (metrics/webapp.py)
 
     @app.after_request
     def security_headers(response):

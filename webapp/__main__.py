@@ -2,9 +2,13 @@
 
 import argparse
 
-from waitress import serve
+from metrics import logs
 
-from webapp import create_app
+logs.configure()  # first: records of the imports below are formatted too (LOG_FORMAT)
+
+from waitress import serve  # noqa: E402
+
+from webapp import create_app  # noqa: E402
 
 parser = argparse.ArgumentParser(description="Mes données de santé — web app")
 parser.add_argument("--host", default="127.0.0.1")
