@@ -209,3 +209,21 @@ def deadline_starts_on() -> str:
     proved the e-mail address and the request was recorded)."""
     value = os.environ.get("DEADLINE_STARTS_ON", "transmission").strip().lower()
     return value if value in ("transmission", "verification") else "transmission"
+
+
+# --- Observability (issue #22) --------------------------------------------------------
+def metrics_token() -> str:
+    """Bearer token a non-loopback client (Prometheus in docker/) sends to read /metrics; empty
+    (the default): /metrics answers loopback clients only."""
+    return os.environ.get("METRICS_TOKEN", "")
+
+
+def log_format() -> str:
+    """`text` (default, one readable line per record) or `json` (one JSON object per line)."""
+    value = os.environ.get("LOG_FORMAT", "text").strip().lower()
+    return value if value in ("text", "json") else "text"
+
+
+def contact_answer_days() -> int:
+    """« Écrire à l'équipe »: the answer time announced to citizens, in working days."""
+    return int(os.environ.get("CONTACT_ANSWER_DAYS", "5"))

@@ -20,6 +20,8 @@ from training.facts import default_catalogue
 REASON_BY_INTENT = {"out_of_scope": "out_of_scope", "nlu_fallback": "low_confidence", "something_else": "none_of_these"}
 RESPONSE_BY_REASON = {"out_of_scope": "utter_out_of_scope", "low_confidence": "utter_not_sure"}
 SOMETHING_ELSE_BUTTON = {"title": "Autre chose", "payload": "/something_else"}
+# « Écrire à l'équipe »: a question no fact answers can be left for the team (contact_team_form).
+WRITE_TO_THE_TEAM_BUTTON = {"title": "Écrire à l'équipe", "payload": "/contact_team"}
 FACT_LABEL = "faq/"
 
 
@@ -66,7 +68,7 @@ class ActionAnswerFallback(Action):
             response = out_of_scope_response(tracker)
         dispatcher.utter_message(
             response=response,
-            buttons=fact_buttons(default_catalogue(), STARTER_FACT_IDS),
+            buttons=fact_buttons(default_catalogue(), STARTER_FACT_IDS) + [WRITE_TO_THE_TEAM_BUTTON],
             json_message=fallback_payload(reason),
         )
         return [SlotSet("last_fact_id", None)]

@@ -15,6 +15,7 @@ from conversations import feedback
 from gdpr.requests import StorageUnavailable
 
 logger = logging.getLogger(__name__)
+WRITE_TO_THE_TEAM = {"title": "Écrire à l'équipe", "payload": "/contact_team"}
 
 
 def _entity(tracker: Tracker, name: str) -> Optional[str]:
@@ -52,9 +53,9 @@ class ActionRecordFeedback(Action):
             )
         else:
             dispatcher.utter_message(
-                text="Merci, c'est enregistré : l'équipe relira cette réponse. Vous pouvez ajouter un commentaire "
-                "ou poser une autre question.",
-                buttons=[feedback.comment_button(fact_id, answer_id)],
+                text="Merci, c'est enregistré : l'équipe relira cette réponse. Vous pouvez ajouter un commentaire, "
+                "poser une autre question, ou écrire à l'équipe pour qu'une personne vous réponde par e-mail.",
+                buttons=[feedback.comment_button(fact_id, answer_id), WRITE_TO_THE_TEAM],
             )
         return []
 

@@ -1,4 +1,5 @@
-"""The dashboard: conversations and fallbacks per day, facts given, unanswered questions."""
+"""The dashboard: conversations and fallbacks per day, facts given, unanswered questions, and the
+messages to the team (received per week, median time to answer, overdue)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from flask import Blueprint, current_app, render_template, request
 
 from conversations import feedback
 from conversations.log import ConversationLog
+from team_inbox.messages import TeamInbox
+from team_inbox.processing import stats as team_stats
 from training.facts import default_catalogue
 
 blueprint = Blueprint("dashboard", __name__)
@@ -36,6 +39,7 @@ def dashboard():
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
     ratings = feedback.satisfaction(current_app.config["REPOSITORY"].engine, since)
     titles = {fact.id: fact.title for fact in default_catalogue()}
+    team = team_stats(TeamInbox(current_app.config["REPOSITORY"]))
     return render_template(
         "console/dashboard.html",
         days=days,
@@ -46,4 +50,6 @@ def dashboard():
         unanswered=summary.unanswered,
         fallback_total=summary.fallback_total,
         satisfaction=feedback.per_fact_rows(ratings, titles),
+        team=team,
+        team_per_week=bar_chart([(f"S{w['monday'].isocalendar()[1]:02d}", w["count"]) for w in team["per_week"]]),
     )

@@ -9,7 +9,7 @@ import time
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
-from console import dashboard, dev_mail, facts_review, login, requests_queue, transcripts
+from console import dashboard, dev_mail, facts_review, login, requests_queue, team_messages, transcripts
 from console.accounts import session_version
 
 console = Blueprint("console", __name__, url_prefix="/console")
@@ -17,6 +17,7 @@ PUBLIC_ENDPOINTS = frozenset({"console.login.login"})
 for feature in (
     login.blueprint,
     requests_queue.blueprint,
+    team_messages.blueprint,
     transcripts.blueprint,
     dashboard.blueprint,
     facts_review.blueprint,

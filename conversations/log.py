@@ -238,6 +238,8 @@ class ConversationLog:
 
     def list(self, filters: ConversationFilters, page_size: int = 50) -> ConversationPage:
         """Conversations by last activity, newest first, with keyset pagination."""
+        if not self.exists():  # no conversation yet: Rasa creates the table on its first start
+            return ConversationPage([], None)
         confidence = self._confidence_sql()
         where, having, params = filters.clauses(confidence)
         sql = (
@@ -281,6 +283,8 @@ class ConversationLog:
 
     def events(self, sender_id: str) -> List[Tuple[int, Dict[str, Any]]]:
         """(row id, event) of one conversation, in storage order."""
+        if not self.exists():
+            return []
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.text(f"SELECT id, data FROM {TABLE} WHERE sender_id = :s ORDER BY id"), {"s": sender_id[:255]}
@@ -330,6 +334,8 @@ class ConversationLog:
         return turns
 
     def dashboard(self, days: int, now: Optional[float] = None) -> Dashboard:
+        if not self.exists():  # a console started before any conversation was stored
+            return Dashboard(0, [], [], 0)
         since = (time.time() if now is None else now) - days * 86400
         with self.engine.connect() as connection:
             starts = connection.execute(

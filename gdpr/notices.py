@@ -40,7 +40,8 @@ class Notice:
     html: str
 
 
-def _notice(subject: str, paragraphs: List[str]) -> Notice:
+def notice(subject: str, paragraphs: List[str]) -> Notice:
+    """A notice from its subject and paragraphs (plain text and HTML)."""
     return Notice(subject=subject, text="\n\n".join(paragraphs) + "\n", html=html_page(subject, paragraphs))
 
 
@@ -153,7 +154,7 @@ def acknowledgement(request: StoredRequest) -> Notice:
         _replies(),
         SIGNATURE,
     ]
-    return _notice(f"Accusé de réception : votre demande {request.reference} est enregistrée", paragraphs)
+    return notice(f"Accusé de réception : votre demande {request.reference} est enregistrée", paragraphs)
 
 
 # --- Transmission to the controller (console « Transmise au responsable ») ---------------
@@ -171,7 +172,7 @@ def transmission_notice(request: StoredRequest) -> Notice:
     if request.extended_at is None:
         paragraphs.append(_extension_possible())
     paragraphs += [_how_to_follow(request), _complaint(), _replies(), SIGNATURE]
-    return _notice(f"Votre demande {request.reference} a été transmise au responsable", paragraphs)
+    return notice(f"Votre demande {request.reference} a été transmise au responsable", paragraphs)
 
 
 # --- Status changes ----------------------------------------------------------------------
@@ -213,7 +214,7 @@ def status_notice(request: StoredRequest, new_status: str, reason: Optional[str]
         paragraphs.append(_how_to_follow(request))
         paragraphs.append(_complaint())
     paragraphs += [_replies(), SIGNATURE]
-    return _notice(subject, paragraphs)
+    return notice(subject, paragraphs)
 
 
 # --- Extension of the deadline (art. 12.3) -----------------------------------------------
@@ -241,4 +242,4 @@ def extension_notice(request: StoredRequest) -> Notice:
         _replies(),
         SIGNATURE,
     ]
-    return _notice(f"Votre demande {request.reference} : délai de réponse prolongé", paragraphs)
+    return notice(f"Votre demande {request.reference} : délai de réponse prolongé", paragraphs)

@@ -26,6 +26,8 @@ from storage.database import engine_for, migrate
 from storage.schema import gdpr_requests, request_drafts, request_status_changes
 
 PARIS = ZoneInfo("Europe/Paris")
+# A message to the team in progress uses a draft too (team_inbox.messages), never a request.
+CONTACT_DRAFT_KIND = "contact"
 STATUS_RECEIVED = "reçue"
 STATUSES = (STATUS_RECEIVED, "en cours", "traitée", "refusée")
 CLOSED_STATUSES = ("traitée", "refusée")
@@ -33,6 +35,12 @@ CLOSED_STATUSES = ("traitée", "refusée")
 
 class StorageUnavailable(RuntimeError):
     """The application database could not be reached or refused the write."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        from metrics import STORAGE_UNAVAILABLE  # mds_storage_unavailable_total, in every process
+
+        STORAGE_UNAVAILABLE.inc()
 
 
 class StatusChangeError(ValueError):
@@ -124,7 +132,7 @@ class RequestRepository:
     # Drafts -------------------------------------------------------------------
     def save_answer(self, sender_id: str, kind: str, slot: str, value: Optional[str]) -> None:
         """Record one answer of the form in progress (a new kind starts a new draft)."""
-        if kind not in KINDS:
+        if kind not in KINDS and kind != CONTACT_DRAFT_KIND:
             raise ValueError(kind)
         try:
             with self.engine.begin() as connection:
@@ -210,6 +218,8 @@ class RequestRepository:
                 query = query.with_for_update()
             row = connection.execute(query).mappings().first()
             if row is None:
+                raise NoDraft(sender_id)
+            if row["kind"] not in KINDS:  # a message to the team in progress, not a request
                 raise NoDraft(sender_id)
             answers = json.loads(row["answers"])
             missing = [k for k in KINDS[row["kind"]].required_answers if not answers.get(k)]

@@ -67,6 +67,7 @@ def queue(
     text: str,
     html: str,
     request_id: int | None = None,
+    team_message_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> int:
     """Queue one e-mail inside the caller's transaction (`connection` from engine.begin()) and
@@ -80,6 +81,7 @@ def queue(
         "idempotency_key": key,
         "purpose": purpose,
         "request_id": request_id,
+        "team_message_id": team_message_id,
         "recipient": recipient,
         "subject": subject,
         "body_text": text,
@@ -219,6 +221,15 @@ def deliver_due(
 
 def history_for_request(database_url: str | None, request_id: int) -> list[dict]:
     """The e-mails of one request, oldest first (for the console)."""
+    return _history(database_url, outgoing_emails.c.request_id == request_id)
+
+
+def history_for_team_message(database_url: str | None, team_message_id: int) -> list[dict]:
+    """The e-mails about one message to the team (acknowledgement, answer), oldest first."""
+    return _history(database_url, outgoing_emails.c.team_message_id == team_message_id)
+
+
+def _history(database_url: str | None, condition) -> list[dict]:
     columns = [
         outgoing_emails.c.id,
         outgoing_emails.c.purpose,
@@ -231,11 +242,7 @@ def history_for_request(database_url: str | None, request_id: int) -> list[dict]
         outgoing_emails.c.message_id,
         outgoing_emails.c.next_attempt_at,
     ]
-    query = (
-        sa.select(*columns)
-        .where(outgoing_emails.c.request_id == request_id)
-        .order_by(outgoing_emails.c.created_at, outgoing_emails.c.id)
-    )
+    query = sa.select(*columns).where(condition).order_by(outgoing_emails.c.created_at, outgoing_emails.c.id)
     with engine_for(database_url or settings.database_url()).connect() as connection:
         rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:

@@ -11,7 +11,7 @@ from privacy.free_text import find_personal_data, mask_personal_data
 from privacy.masking import VALUE_MASK, find_codes, mask_codes, mask_text, mask_value
 
 # Slots holding text a citizen typed that operators read (masked like a message, not hidden whole).
-FREE_TEXT_SLOTS = frozenset({"feedback_comment"})
+FREE_TEXT_SLOTS = frozenset({"feedback_comment", "contact_question"})
 # Slots that may briefly hold a secret the citizen typed: never stored, whatever their value.
 SECRET_SLOTS = frozenset({"email_code"})
 

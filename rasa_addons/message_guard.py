@@ -30,9 +30,16 @@ DEFAULT_MAX_MESSAGE_CHARS = 1000
 MAX_SENDER_CHARS = 128
 _SENDER = re.compile(r"^[\w.:@-]{1,128}$")
 _CORRECTABLE_FIELDS = ALL_FIELDS
-_SIMPLE_PAYLOADS = {"/affirm", "/deny", "/cancel", "/retry_submit", "/resend_code", "/greet", "/something_else"} | {
-    f"/{k.intent}" for k in KINDS.values()
-}
+_SIMPLE_PAYLOADS = {
+    "/affirm",
+    "/deny",
+    "/cancel",
+    "/retry_submit",
+    "/resend_code",
+    "/contact_team",
+    "/greet",
+    "/something_else",
+} | {f"/{k.intent}" for k in KINDS.values()}
 
 
 def max_message_chars() -> int:

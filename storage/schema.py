@@ -100,6 +100,13 @@ outgoing_emails = sa.Table(
     sa.Column("idempotency_key", sa.String(120), nullable=False, unique=True),
     sa.Column("purpose", sa.String(30), nullable=False),
     sa.Column("request_id", sa.Integer, sa.ForeignKey("gdpr_requests.id"), index=True),
+    # Or the message to the team it belongs to (acknowledgement, answer).
+    sa.Column(
+        "team_message_id",
+        sa.Integer,
+        sa.ForeignKey("team_messages.id", name="fk_outgoing_emails_team_message"),
+        index=True,
+    ),
     sa.Column("recipient", sa.String(254), nullable=False),
     sa.Column("subject", sa.String(200), nullable=False),
     sa.Column("body_text", sa.Text, nullable=False),
@@ -158,4 +165,38 @@ answer_feedback = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("sender_id", "answer_id", name="uq_answer_feedback_answer"),
+)
+
+# --- « Écrire à l'équipe »: questions citizens leave for the data-protection team ---------
+# Recorded only once the citizen's address is proven (gdpr.verification); the question is
+# stored masked (no NIR, names, addresses or health details); answered by e-mail from the console.
+team_messages = sa.Table(
+    "team_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(20), nullable=False, unique=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("submission_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    # « nouveau » → « attribué » → « répondu » → « clos », or « indésirable » (spam).
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("assigned_to", sa.String(100)),
+    sa.Column("answer", sa.Text),
+    sa.Column("answered_by", sa.String(100)),
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_team_messages_status_created", "status", "created_at"),
+)
+
+team_message_events = sa.Table(
+    "team_message_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("team_messages.id"), nullable=False, index=True),
+    sa.Column("action", sa.String(30), nullable=False),  # reçu, attribué, répondu, clos, indésirable
+    sa.Column("detail", sa.Text),
+    sa.Column("operator", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -590,3 +590,21 @@ def test_the_app_uses_the_redis_throttle_when_redis_is_configured(app, monkeypat
         app.extensions.pop("login_throttle", None)
         assert isinstance(throttle(), RedisLoginThrottle)
         app.extensions.pop("login_throttle", None)
+
+
+def test_the_console_works_before_any_conversation_is_stored(tmp_path):
+    """A fresh install: the web app starts before Rasa has created its `events` table."""
+    from console.accounts import create_operator
+    from webapp import create_app
+
+    app_url, tracker_url = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'empty.db'}"
+    create_operator(RequestRepository(app_url), "agent.vide", "un mot de passe assez long")
+    client = create_app(app_url, tracker_url).test_client()
+    page = client.get("/console/connexion").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    client.post(
+        "/console/connexion",
+        data={"identifiant": "agent.vide", "mot_de_passe": "un mot de passe assez long", "csrf": token},
+    )
+    for path in ("/console/tableau-de-bord", "/console/conversations", "/console/faits-a-revoir"):
+        assert client.get(path).status_code == 200, path

@@ -19,6 +19,8 @@ PRODUCT_PACKAGES = (
     "conversations",
     "gdpr",
     "mail",
+    "team_inbox",
+    "metrics",
     "privacy",
     "rasa_addons",
     "storage",

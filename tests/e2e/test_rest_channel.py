@@ -221,3 +221,15 @@ def test_suggestion_buttons_are_filled_without_templating_errors(assistant):
     payloads = [b["payload"] for r in replies for b in r.get("buttons") or []]
     assert payloads and all(p.startswith('/ask_fact{"fact_id":"') and p.endswith('"}') for p in payloads), payloads
     assert log.read_text(errors="replace").count("interpolator.interpolate.text") == before
+
+
+@pytest.mark.parametrize(
+    "text", ["mon mail est jean.dupont@example.org", "/resend_code", '/correct_field{"request_field":"email"}']
+)
+def test_a_form_answer_typed_outside_any_form_gets_one_honest_answer(assistant, text):
+    """These intents only mean something in a form: outside one, the core fallback used to run
+    ten times in a row (and trip the circuit breaker)."""
+    replies = assistant.say(sender(), text)
+    fallbacks = [p["fallback"] for p in customs(replies) if "fallback" in p]
+    assert len(fallbacks) == 1, replies
+    assert "momentanément indisponible" not in texts(replies)

@@ -1,0 +1,1 @@
+"""« Écrire à l'équipe »: questions citizens leave for the data-protection team, answered by e-mail."""
