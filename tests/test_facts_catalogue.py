@@ -38,7 +38,9 @@ def test_answers_are_short_plain_french(catalogue):
 
 def test_unverified_claims_are_not_asserted(catalogue):
     # facts-sources.md marks these NON VÉRIFIÉ: the answers must say so, not assert them.
-    assert "pas de source vérifiée" in catalogue["hosting_migration"].answer
+    # The new host is known from the specialised press only (2026-12-01): said as such.
+    migration = catalogue["hosting_migration"].answer
+    assert "selon la presse spécialisée" in migration and "Je n'ai pas vérifié" in migration
     assert "pas de source vérifiée" in catalogue["dpo_contact"].answer
     assert "pas de source vérifiée" in catalogue["hdh_governance"].answer
     for fact in catalogue:
