@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train tune run shell migrate operator purge remask bench bench-console audit system-deps lint format test test-python test-stories clean
+.PHONY: help install data validate train promote rollback model-status tune run shell migrate operator purge remask bench bench-console audit system-deps lint format test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -53,15 +53,24 @@ validate: data ## Validate the training data (rasa data validate)
 train: data ## Train the model if config, domain or data changed (cached by fingerprint)
 	@$(PY) -m training.model_store
 
+promote: train ## Put the trained model in service if it does not regress on dev, real and blind (training/releases.py)
+	@$(PY) -m training.releases promote $(PROMOTE_ARGS)
+
+rollback: $(STAMP) ## Put the previous model release back in service
+	@$(PY) -m training.releases rollback
+
+model-status: $(STAMP) ## Show the model in service and the previous ones, with their figures
+	@$(PY) -m training.releases status
+
 tune: train ## Tune the fallback thresholds on the development set (docs/fallback-threshold.md)
 	@$(PY) -m training.thresholds
 
 migrate: $(STAMP) ## Bring the application database (DATABASE_URL) to the latest schema
 	@$(PY) -m storage.database
 
-operator: $(STAMP) ## Create or reset a console operator account: make operator NAME=identifiant
+operator: $(STAMP) ## Create or reset a console account, or change its role: make operator NAME=identifiant [ROLE=lecteur|réviseur|dpo|admin]
 	@$(PY) -m storage.database > /dev/null
-	@$(PY) -m console.accounts "$(NAME)"
+	@$(PY) -m console.accounts "$(NAME)" "$(ROLE)"
 
 purge: $(STAMP) ## Delete conversation logs older than CONVERSATION_RETENTION_DAYS (requests are kept)
 	@$(PY) -m conversations.retention
@@ -122,5 +131,5 @@ audit: $(STAMP) ## Audit the locked dependencies with pip-audit (needs PyPI's JS
 	@$(PY) -m pip install -q pip-audit > /dev/null
 	@$(PY) -m pip_audit -r requirements.txt --no-deps --disable-pip --progress-spinner off
 
-clean: ## Remove generated data, models and logs (keeps the databases in var/)
-	rm -rf models data/nlu/facts.yml var/logs var/test-results
+clean: ## Remove generated data, trained models and logs (keeps the databases in var/ and models/releases/)
+	rm -rf models/mds-* data/nlu/facts.yml var/logs var/test-results

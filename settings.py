@@ -168,6 +168,20 @@ def model_cache_dir() -> Path:
     return Path(os.environ.get("MODEL_CACHE_DIR", default))
 
 
+def model_releases_dir() -> Path:
+    """The model release registry (releases.json) and the released models (training.releases)."""
+    return Path(os.environ.get("MODEL_RELEASES_DIR", PROJECT_ROOT / "models" / "releases"))
+
+
+def model_promotion_margins() -> tuple[float, float]:
+    """`make promote` refuses a candidate whose fact accuracy drops, or whose confidently-wrong rate
+    rises, by more than these (fractions of the messages) on any evaluation set."""
+    return (
+        float(os.environ.get("MODEL_PROMOTION_MARGIN_ACCURACY", "0.01")),
+        float(os.environ.get("MODEL_PROMOTION_MARGIN_WRONG", "0.005")),
+    )
+
+
 def operator_password() -> str | None:
     """`make operator`: the new password, when not typed at the prompt (scripts, containers)."""
     return os.environ.get("OPERATOR_PASSWORD") or None

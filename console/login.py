@@ -202,9 +202,7 @@ def login():
             session["version"] = session_version(current_app.config["REPOSITORY"], username)
             session["since"] = time.time()
             session.permanent = True
-            return redirect(
-                safe_return_path(request.args.get("suivant", "")) or url_for("console.requests.requests_queue")
-            )
+            return redirect(safe_return_path(request.args.get("suivant", "")) or url_for("console.home"))
         error = "Identifiant ou mot de passe incorrect."
         return render_template("console/login.html", error=error), 401
     return render_template("console/login.html", error=error)

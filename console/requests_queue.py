@@ -54,7 +54,6 @@ def _filters():
     return (status if status in STATUSES else None), controller
 
 
-@blueprint.get("/")
 @blueprint.get("/demandes")
 def requests_queue():
     status, controller = _filters()

@@ -1,19 +1,30 @@
-"""The console's parent blueprint (/console): every page but the login one needs an operator,
-every POST carries the session's CSRF token, nothing is cached. Each feature is a blueprint
-of its own, registered here: adding a console page is one module plus its template."""
+"""The console's parent blueprint (/console): every page but the login one needs an operator
+whose role allows it (console.permissions), every POST carries the session's CSRF token, nothing
+is cached. Each feature is a blueprint of its own, registered here: adding a console page is one
+module plus its template, and one line in the permission table."""
 
 from __future__ import annotations
 
 import secrets
 import time
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 
-from console import dashboard, dev_mail, facts_review, login, requests_queue, team_messages, transcripts
-from console.accounts import session_version
+from console import (
+    dashboard,
+    dev_mail,
+    facts_review,
+    login,
+    operators,
+    permissions,
+    requests_queue,
+    team_messages,
+    transcripts,
+)
+from console.accounts import session_state
 
 console = Blueprint("console", __name__, url_prefix="/console")
-PUBLIC_ENDPOINTS = frozenset({"console.login.login"})
+PUBLIC_ENDPOINTS = permissions.PUBLIC_ENDPOINTS
 for feature in (
     login.blueprint,
     requests_queue.blueprint,
@@ -22,6 +33,7 @@ for feature in (
     dashboard.blueprint,
     facts_review.blueprint,
     dev_mail.blueprint,
+    operators.blueprint,
 ):
     console.register_blueprint(feature)
 
@@ -37,23 +49,34 @@ def require_operator():
     """Login guard for the whole console (blueprint level: a new page cannot forget it)."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    if not session.get("operator") or not _session_still_valid():
+    state = _session_state() if session.get("operator") else None
+    if state is None:
         session.clear()
         return redirect(url_for("console.login.login", suivant=request.path))
-    g.operator = session["operator"]
+    g.operator, g.role = session["operator"], state[1]
     return None
 
 
-def _session_still_valid() -> bool:
-    """Revocable sessions: the account still exists, has not logged out or changed its password
-    since (session version), and the login is less than PERMANENT_SESSION_LIFETIME old, however
-    often the cookie was used."""
+@console.before_request
+def require_role():
+    """Role guard, right after the login guard: default deny (console.permissions)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not permissions.allowed(g.role, request.endpoint or "", request.method):
+        return render_template("console/forbidden.html", role=g.role), 403
+    return None
+
+
+def _session_state():
+    """Revocable sessions: the account still exists, has not logged out, changed its password or
+    its role since (session version), and the login is less than PERMANENT_SESSION_LIFETIME old,
+    however often the cookie was used. Returns the account's (session version, role), or None."""
     since = session.get("since")
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     if not isinstance(since, (int, float)) or time.time() - since > lifetime:
-        return False
-    current = session_version(current_app.config["REPOSITORY"], session["operator"])
-    return current is not None and current == session.get("version")
+        return None
+    state = session_state(current_app.config["REPOSITORY"], session["operator"])
+    return state if state is not None and state[0] == session.get("version") else None
 
 
 @console.before_request
@@ -64,6 +87,12 @@ def check_csrf():
             abort(400, "Jeton CSRF manquant ou invalide : rechargez la page.")
 
 
+@console.get("/")
+def home():
+    """Each role's first page."""
+    return redirect(url_for(permissions.HOME_ENDPOINTS.get(g.role, "console.dashboard.dashboard")))
+
+
 @console.after_request
 def never_cached(response):
     """Console pages and exports show personal data: no browser or proxy may keep them."""
@@ -71,6 +100,11 @@ def never_cached(response):
     return response
 
 
+def can(endpoint: str, method: str = "GET") -> bool:
+    """In templates: whether the operator's role opens this page (links it cannot follow are hidden)."""
+    return permissions.allowed(getattr(g, "role", None) or "", endpoint, method)
+
+
 @console.app_context_processor
 def inject_csrf():
-    return {"csrf_token": csrf_token}
+    return {"csrf_token": csrf_token, "can": can}

@@ -11,8 +11,9 @@ from webapp import create_app
 PASSWORD = "correct horse battery staple"
 
 
-def logged_in_client(tracker_url: str, app_url: str):
-    create_operator(RequestRepository(app_url), "agent.test", PASSWORD)
+def logged_in_client(tracker_url: str, app_url: str, role: str = "réviseur"):
+    """Logged in as `agent.test` with `role` (réviseur: conversations, reviews, « Faits à revoir »)."""
+    create_operator(RequestRepository(app_url), "agent.test", PASSWORD, role=role)
     app = create_app(app_url, tracker_url)
     client = app.test_client()
     page = client.get("/console/connexion").get_data(as_text=True)

@@ -5,10 +5,15 @@ every local user sees it in the process list. This entry point takes the argumen
 ``rasa run`` and adds the token from ``RASA_API_TOKEN`` inside the process: the process
 list shows the command without it. It also serves ``GET /metrics`` on the same port
 (metrics.rasa_server) and applies ``LOG_FORMAT`` (metrics.logs).
+
+Without ``--model``, it serves the model release in service (training.releases), else the model
+trained from the current data. With the HTTP API, ``POST /model`` (API token) loads the release in
+service again without a restart, after `make promote` or `make rollback`.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 
@@ -27,11 +32,56 @@ def serve_metrics_and_adopt_logs() -> None:
     def configure_app_with_metrics(*args, **kwargs):
         app = configure_app(*args, **kwargs)
         rasa_metrics.add_route(app)
+        bound = inspect.signature(configure_app).bind(*args, **kwargs)
+        bound.apply_defaults()
+        if bound.arguments["enable_api"]:
+            reload_route(app, bound.arguments["auth_token"], bound.arguments["endpoints"])
         logs.adopt_handlers()
         return app
 
     configure_app_with_metrics.serves_metrics = True
     rasa_run.configure_app = configure_app_with_metrics
+
+
+def reload_route(app, auth_token, endpoints) -> None:
+    """`POST /model` (API token): load the model release in service, as at start-up; answers its
+    file name and Rasa model id (the `model_id` of every event's metadata from then on)."""
+    import rasa.server
+    from sanic import response
+
+    async def reload_model(request):
+        from training import releases
+
+        try:
+            model = releases.model_to_serve()
+        except releases.ReleaseError as error:
+            return response.json({"error": str(error)}, status=409)
+        if not model.exists():
+            return response.json({"error": f"Aucun modèle à servir : {model} est introuvable."}, status=409)
+        agent = await rasa.server._load_agent(model_path=str(model), endpoints=endpoints)
+        agent.lock_store = app.ctx.agent.lock_store
+        app.ctx.agent = agent
+        return response.json({"model": model.name, "model_id": agent.model_id})
+
+    handler = rasa.server.requires_auth(app, auth_token)(reload_model)
+    app.add_route(handler, "/model", methods=["POST"], name="mds_reload_model")
+
+
+def model_arguments(arguments) -> list:
+    """`--model <release in service>` unless the command line names a model; nothing (Rasa's
+    default: the newest model in models/) when neither a release nor the model of the current
+    data can be found (a container built without the training data, for instance)."""
+    if any(a in ("-m", "--model") or a.startswith("--model=") for a in arguments):
+        return []
+    from training import releases
+
+    try:
+        model = releases.model_to_serve()
+    except releases.ReleaseError as error:
+        raise SystemExit(str(error)) from error
+    except OSError:
+        return []
+    return ["--model", str(model)] if model.exists() else []
 
 
 def main() -> None:
@@ -43,6 +93,7 @@ def main() -> None:
     arguments = sys.argv[1:]
     if "--auth-token" in arguments:
         raise SystemExit("Pass the API token in RASA_API_TOKEN, not on the command line.")
+    arguments = [*arguments, *model_arguments(arguments)]
     sys.argv = [sys.argv[0], "run", *arguments] + (["--auth-token", token] if token else [])
     if logs.json_enabled():
         logs.configure()  # before Rasa is imported: its import-time warnings become records too

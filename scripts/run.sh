@@ -23,7 +23,8 @@ secret() {  # secret NAME FILE: the variable if set, else the file's content (cr
 secret RASA_API_TOKEN var/rasa-api-token
 secret ACTION_SERVER_TOKEN var/action-server-token
 secret EMAIL_CODE_KEY var/email-code-key
-MODEL=$("$PY" -m training.model_store path)
+# The model release in service (make promote / make rollback; the first make train on this machine).
+MODEL=$("$PY" -m training.releases path)
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -70,9 +71,10 @@ for _ in $(seq 1 180); do
   Canal REST      : POST http://localhost:${RASA_PORT}/webhooks/rest/webhook   {"sender": "moi", "message": "Bonjour"}
   Canal socket.io : http://localhost:${RASA_PORT}/socket.io
   API Rasa        : http://localhost:${RASA_PORT}/  (jeton dans var/rasa-api-token)
+  Modèle          : $(basename "$MODEL")  (make model-status)
   Serveur d'actions : http://localhost:${ACTION_PORT}/health
   Site et widget  : http://localhost:${WEB_PORT}/
-  Console         : http://localhost:${WEB_PORT}/console  (compte : make operator NAME=...)
+  Console         : http://localhost:${WEB_PORT}/console  (compte : make operator NAME=... ROLE=admin|dpo|réviseur|lecteur)
   Conversations   : var/conversations.db, demandes : var/app.db (SQLite)
   Métriques       : http://localhost:${RASA_PORT}/metrics, :${ACTION_PORT}/metrics, :${WEB_PORT}/metrics (depuis cette machine)
   E-mails         : ${MAIL_LANDS}

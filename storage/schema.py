@@ -132,6 +132,20 @@ operators = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # Bumped by logout and password change: every session cookie of the account stops working.
     sa.Column("session_version", sa.Integer, nullable=False, server_default="1"),
+    # lecteur, réviseur, dpo or admin: what the operator may open (console/permissions.py).
+    sa.Column("role", sa.String(20), nullable=False, server_default="lecteur"),
+)
+
+# Who gave which role to which operator, and when (old_role is NULL when the account was created).
+operator_role_changes = sa.Table(
+    "operator_role_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operator", sa.String(100), nullable=False),
+    sa.Column("old_role", sa.String(20)),
+    sa.Column("new_role", sa.String(20), nullable=False),
+    sa.Column("changed_by", sa.String(100), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 reviews = sa.Table(

@@ -68,6 +68,7 @@ ASSIGNABLE = (STATUS_NEW, STATUS_ASSIGNED)
 ANSWERABLE = (STATUS_NEW, STATUS_ASSIGNED, STATUS_ANSWERED)  # a second answer is a new e-mail
 CLOSABLE = (STATUS_NEW, STATUS_ASSIGNED, STATUS_ANSWERED)
 SPAMMABLE = (STATUS_NEW, STATUS_ASSIGNED)
+INBOX_ENDPOINT = "console.team_messages.message_detail"  # whose roles may be given a message
 
 
 class InboxError(ValueError):
@@ -120,8 +121,15 @@ def _refusal(message: TeamMessage, what: str) -> InboxError:
     return InboxError(f"Ce message est « {message.status} » : {what}")
 
 
-def _operator_exists(connection: Any, username: str) -> bool:
-    return connection.execute(sa.select(operators.c.id).where(operators.c.username == username)).first() is not None
+def _inbox_roles():
+    """The roles that open the inbox (console/permissions.py): only they can be given a message."""
+    from console.permissions import roles_allowed
+
+    return sorted(roles_allowed(INBOX_ENDPOINT))
+
+
+def _operator_role(connection: Any, username: str) -> Optional[str]:
+    return connection.execute(sa.select(operators.c.role).where(operators.c.username == username)).scalar()
 
 
 def assign(inbox: TeamInbox, reference: str, to_operator: str, operator: str) -> List[int]:
@@ -135,8 +143,14 @@ def assign(inbox: TeamInbox, reference: str, to_operator: str, operator: str) ->
         message = _locked(connection, reference)
         if message.status not in ASSIGNABLE:
             raise _refusal(message, "il ne peut plus être attribué.")
-        if not _operator_exists(connection, to_operator):
+        role = _operator_role(connection, to_operator)
+        if role is None:
             raise InboxError(f"Aucun compte opérateur ne s'appelle « {to_operator[:100]} ».")
+        if role not in _inbox_roles():
+            raise InboxError(
+                f"Le compte « {to_operator[:100]} » a le rôle {role} : il ne peut pas ouvrir les messages "
+                f"(rôle nécessaire : {', '.join(_inbox_roles())})."
+            )
         if message.status == STATUS_ASSIGNED and message.assigned_to == to_operator:
             return []
         _update(connection, message, {"status": STATUS_ASSIGNED, "assigned_to": to_operator, "updated_at": now})
@@ -230,9 +244,15 @@ def refusals(message: TeamMessage) -> Dict[str, Optional[str]]:
 
 
 def operator_names(inbox: TeamInbox) -> List[str]:
-    """The console accounts a message can be assigned to."""
+    """The console accounts a message can be assigned to: those whose role opens the inbox."""
     with inbox.engine.connect() as connection:
-        return list(connection.execute(sa.select(operators.c.username).order_by(operators.c.username)).scalars())
+        return list(
+            connection.execute(
+                sa.select(operators.c.username)
+                .where(operators.c.role.in_(_inbox_roles()))
+                .order_by(operators.c.username)
+            ).scalars()
+        )
 
 
 # --- Answer due date ---------------------------------------------------------------------

@@ -44,7 +44,8 @@ def app(tmp_path, monkeypatch):
     # Status changes e-mail the citizen: nothing listens on this port, the e-mails stay queued.
     monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{free_port()}")
     repo = RequestRepository(app_url)
-    create_operator(repo, "agent.dpo", PASSWORD)
+    create_operator(repo, "agent.dpo", PASSWORD, role="dpo")
+    create_operator(repo, "agent.revue", PASSWORD, role="réviseur")
     # Written directly (tests/stored_requests.py): submitting a draft now needs a verified e-mail address.
     insert_request(repo, last_name="<b>Dupont</b>", email="j@example.fr", received_at=RECEIVED)
     store = MaskingSQLTrackerStore(domain=DOMAIN, url=tracker_url)
@@ -82,9 +83,9 @@ def csrf(client, path):
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-def login(client, password=PASSWORD):
+def login(client, password=PASSWORD, name="agent.dpo"):
     token = csrf(client, "/console/connexion")
-    return client.post("/console/connexion", data={"identifiant": "agent.dpo", "mot_de_passe": password, "csrf": token})
+    return client.post("/console/connexion", data={"identifiant": name, "mot_de_passe": password, "csrf": token})
 
 
 @pytest.mark.parametrize(
@@ -219,7 +220,7 @@ def test_behind_the_proxy_one_address_throttled_does_not_lock_the_operator_out(t
     monkeypatch.setenv("MDS_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("TRUSTED_PROXY_COUNT", "1")
     app_url = f"sqlite:///{tmp_path / 'app.db'}"
-    create_operator(RequestRepository(app_url), "agent.dpo", PASSWORD)
+    create_operator(RequestRepository(app_url), "agent.dpo", PASSWORD, role="dpo")
     application = create_app(app_url, f"sqlite:///{tmp_path / 'conversations.db'}")
 
     def attempt(address, password):
@@ -266,7 +267,7 @@ def test_status_change_is_recorded_in_the_audit_trail(app):
 
 
 def test_a_decision_made_meanwhile_by_a_colleague_is_not_overwritten(app):
-    create_operator(app.config["REPOSITORY"], "agent.b", PASSWORD)
+    create_operator(app.config["REPOSITORY"], "agent.b", PASSWORD, role="dpo")
     first, second = app.test_client(), app.test_client()
     login(first)
     token = csrf(second, "/console/connexion")
@@ -338,7 +339,7 @@ def test_sql_injection_in_filters_is_harmless(app, value):
 
 def test_review_a_message_and_export_the_correction(app):
     client = app.test_client()
-    login(client)
+    login(client, name="agent.revue")
     page = client.get("/console/conversations/xss").get_data(as_text=True)
     event_id = re.search(r'name="evenement" value="(\d+)"', page).group(1)
     token = csrf(client, "/console/conversations/xss")
@@ -598,7 +599,7 @@ def test_the_console_works_before_any_conversation_is_stored(tmp_path):
     from webapp import create_app
 
     app_url, tracker_url = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'empty.db'}"
-    create_operator(RequestRepository(app_url), "agent.vide", "un mot de passe assez long")
+    create_operator(RequestRepository(app_url), "agent.vide", "un mot de passe assez long", role="réviseur")
     client = create_app(app_url, tracker_url).test_client()
     page = client.get("/console/connexion").get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)

@@ -34,7 +34,7 @@ def app(request, tmp_path, monkeypatch):
     monkeypatch.setenv("MAIL_DIR", str(tmp_path / "mail"))
     monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nothing listens: e-mails stay queued
     with throwaway_database(request.param, tmp_path / "app.db") as url:
-        create_operator(RequestRepository(url), "agent.dpo", PASSWORD)
+        create_operator(RequestRepository(url), "agent.dpo", PASSWORD, role="dpo")
         application = create_app(url, f"sqlite:///{tmp_path / 'conversations.db'}")
         application.config["TESTING"] = True
         yield application

@@ -63,9 +63,15 @@ def test_some_sample_responses_are_invalid():
 
 
 def test_event_types_resolve_like_rasa():
-    for cls in all_subclasses(Event):
-        assert Event.resolve_by_type(cls.type_name) is cls
-        assert Event.resolve_by_type(cls.type_name) is cls  # second call, from the cache
+    import rasa.core.test  # noqa: F401 - defines EndToEndUserUtterance, a second class named "user"
+
+    subclasses = all_subclasses(Event)
+    for cls in subclasses:
+        # Rasa's own lookup: the first subclass, in all_subclasses order, with that type name.
+        expected = next(c for c in subclasses if c.type_name == cls.type_name)
+        assert Event.resolve_by_type(cls.type_name) is expected
+        assert Event.resolve_by_type(cls.type_name) is expected  # second call, from the cache
+    assert Event.resolve_by_type("user") is UserUttered
     assert Event.resolve_by_type("topic") is None
     assert Event.resolve_by_type("no_such_event", default=BotUttered) is BotUttered
     with pytest.raises(ValueError):

@@ -119,7 +119,7 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
     assert "None" not in letter and "{" not in letter
 
     # The console's CSV has every answer in its column.
-    create_operator(repo, "agent.dpo", PASSWORD)
+    create_operator(repo, "agent.dpo", PASSWORD, role="dpo")
     client = create_app(app_url, tracker_url).test_client()
     page = client.get("/console/connexion").get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)

@@ -52,8 +52,8 @@ def app(request, tmp_path, monkeypatch):
     monkeypatch.delenv("CONTACT_ANSWER_DAYS", raising=False)
     with throwaway_database(request.param, tmp_path / "app.db") as url:
         repo = RequestRepository(url)
-        create_operator(repo, "agent.dpo", PASSWORD)
-        create_operator(repo, "agent.b", PASSWORD)
+        create_operator(repo, "agent.dpo", PASSWORD, role="dpo")
+        create_operator(repo, "agent.b", PASSWORD, role="dpo")
         application = create_app(url, f"sqlite:///{tmp_path / 'conversations.db'}")
         application.config["TESTING"] = True
         yield application

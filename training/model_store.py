@@ -5,6 +5,10 @@ copy in a cache outside the checkout (``MODEL_CACHE_DIR``) so that a fresh clone
 same data and configuration does not retrain. The fingerprint covers the configuration,
 the domain, all training data (including the data generated from the facts) and the
 locked dependencies, so a change to any of them trains a new model.
+
+The model trained here is a candidate: the servers load the release in service
+(training.releases, `make promote`), except on a machine with no release yet, where the first
+`make train` puts its model in service. The tests use the model of the current data.
 """
 
 from __future__ import annotations
@@ -138,7 +142,11 @@ def main(argv: List[str]) -> int:
     if argv[1:] == ["path"]:
         print(current_model_path())
         return 0
-    ensure_model(PROJECT_ROOT / "var" / "logs" / "train.log")
+    model = ensure_model(PROJECT_ROOT / "var" / "logs" / "train.log")
+    # The first model of a machine goes into service; later ones are candidates (make promote).
+    from training.releases import adopt_first
+
+    adopt_first(model)
     return 0
 
 

@@ -121,7 +121,7 @@ def test_in_the_browser_the_citizen_writes_and_an_operator_answers_by_email(
         )
     assert len(wait_for_messages(mail_dir, address, 1, reference)) == 1  # the acknowledgement
 
-    create_operator(RequestRepository(app_database_url), "agent.messages", "un mot de passe assez long")
+    create_operator(RequestRepository(app_database_url), "agent.messages", "un mot de passe assez long", role="dpo")
     console = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     console.goto(web_app.url + "/console/messages")
     console.get_by_label("Identifiant").fill("agent.messages")

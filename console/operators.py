@@ -1,0 +1,43 @@
+"""« Comptes » (admin only, console.permissions): the operators with their roles, the change of
+a role (audited; the account's sessions end so the new rights apply at once; the last
+administrator keeps the role), and the audit table of role changes."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+
+from console.accounts import OperatorError, change_role, list_operators, role_changes
+from console.permissions import ROLE_DESCRIPTIONS, ROLES
+
+blueprint = Blueprint("operators", __name__)
+
+
+def _page(error: Optional[str] = None, changed: Optional[str] = None):
+    repo = current_app.config["REPOSITORY"]
+    return render_template(
+        "console/accounts.html",
+        operators=list_operators(repo),
+        changes=role_changes(repo),
+        roles=ROLES,
+        descriptions=ROLE_DESCRIPTIONS,
+        error=error,
+        changed=changed,
+    ), (400 if error else 200)
+
+
+@blueprint.get("/comptes")
+def accounts():
+    return _page(changed=(request.args.get("modifie") or "")[:100] or None)
+
+
+@blueprint.post("/comptes/role", endpoint="change_role")
+def change_role_of():
+    username = (request.form.get("identifiant") or "").strip()[:100]
+    try:
+        changed = change_role(current_app.config["REPOSITORY"], username, request.form.get("role", ""), g.operator)
+    except OperatorError as problem:
+        return _page(error=str(problem))
+    # Changing one's own role ends one's own session too: the redirect then leads to the login page.
+    return redirect(url_for("console.operators.accounts", modifie=username if changed else None))
