@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import settings
-from gdpr.kinds import ALL_FIELDS
+from gdpr.kinds import ALL_FIELDS, KIND_BY_FORM
 from gdpr.requests import RequestRepository, StoredRequest
 from training.nlu_data import RETRIEVAL_INTENT
 
@@ -43,8 +43,20 @@ def clean_text(value: Any) -> str:
     return " ".join(text.split())
 
 
-def form_progress(form: str, slot: str, domain: DomainDict) -> Dict[str, Any]:
-    required = domain.get("forms", {}).get(form, {}).get("required_slots", [])
+def slots_to_ask(form: str, domain: DomainDict, tracker: Optional[Tracker] = None) -> List[str]:
+    """The form's slots still to be asked for this conversation: the domain's list, without the
+    fields the law does not require for the data concerned (gdpr.kinds, e.g. no reason for an
+    objection about the SNDS)."""
+    required = list(domain.get("forms", {}).get(form, {}).get("required_slots", []))
+    kind = KIND_BY_FORM.get(form)
+    if kind is None or tracker is None:
+        return required
+    skipped = kind.fields_not_asked(tracker.get_slot("data_scope"))
+    return [s for s in required if s not in skipped]
+
+
+def form_progress(form: str, slot: str, domain: DomainDict, tracker: Optional[Tracker] = None) -> Dict[str, Any]:
+    required = slots_to_ask(form, domain, tracker)
     step = required.index(slot) + 1 if slot in required else 1
     return {"name": form, "step": step, "steps": len(required)}
 

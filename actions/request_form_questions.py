@@ -11,7 +11,13 @@ from typing import List, Text
 from rasa_sdk import Action
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 
-from actions.request_common import form_progress, repository, tell_code_sending, tell_storage_unavailable
+from actions.request_common import (
+    form_progress,
+    repository,
+    slots_to_ask,
+    tell_code_sending,
+    tell_storage_unavailable,
+)
 from gdpr.kinds import FIELDS, KIND_BY_FORM, KINDS, SCOPE_LABELS
 from gdpr.requests import StorageUnavailable
 from gdpr.verification import EmailVerification
@@ -56,7 +62,7 @@ class AskSlotAction(Action, abc.ABC):
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
         form = (tracker.active_loop or {}).get("name") or ""
-        progress = form_progress(form, self.slot, domain)
+        progress = form_progress(form, self.slot, domain, tracker)
         text = FIELDS[self.slot].question
         if progress["step"] == 1 and form in KIND_BY_FORM and not asked_before(tracker, form, self.slot):
             # The introduction is said once; after an invalid answer the question comes alone.
@@ -78,7 +84,7 @@ class AskRequestConfirmed(Action):
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
         form = (tracker.active_loop or {}).get("name") or ""
-        progress = form_progress(form, "request_confirmed", domain)
+        progress = form_progress(form, "request_confirmed", domain, tracker)
         try:
             draft = repository().get_draft(tracker.sender_id)
         except StorageUnavailable:
@@ -90,7 +96,7 @@ class AskRequestConfirmed(Action):
         info = KINDS[draft.kind]
         answers = draft.answers
         lines = [f"Voici le récapitulatif de votre {info.label} ({info.article}) :"]
-        for field in info.fields:
+        for field in info.fields_for(answers.get("data_scope")):
             value = answers.get(field, "")
             if field == "data_scope":
                 value = SCOPE_LABELS.get(value, "?")
@@ -99,7 +105,7 @@ class AskRequestConfirmed(Action):
             "Confirmez-vous cette demande ? Je vous enverrai alors un code à 6 chiffres par e-mail pour vérifier "
             "votre adresse : la demande sera enregistrée une fois ce code saisi."
         )
-        required = domain.get("forms", {}).get(form, {}).get("required_slots", [])
+        required = slots_to_ask(form, domain, tracker)
         buttons = [{"title": "Oui, m'envoyer le code", "payload": "/affirm"}]
         buttons += [
             {"title": f"Corriger {FIELDS[f].label}", "payload": correction_payload(f)} for f in required if f in FIELDS
@@ -120,7 +126,7 @@ class AskEmailCode(Action):
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
         form = (tracker.active_loop or {}).get("name") or ""
-        progress = form_progress(form, "email_code", domain)
+        progress = form_progress(form, "email_code", domain, tracker)
         buttons = [
             {"title": "Renvoyer le code", "payload": "/resend_code"},
             {"title": "Corriger l'adresse e-mail", "payload": correction_payload("email")},

@@ -20,6 +20,7 @@ from actions.request_common import (
     is_digression,
     latest_intent,
     repository,
+    slots_to_ask,
     tell_code_sending,
     tell_storage_unavailable,
 )
@@ -117,7 +118,7 @@ class EmailCodeStep:
         return invalid_answer(dispatcher, tracker, "email_code", message)
 
     def _correct(self, dispatcher, tracker, domain):
-        required = domain.get("forms", {}).get(self.FORM, {}).get("required_slots", [])
+        required = slots_to_ask(self.FORM, domain, tracker)
         field = next(tracker.get_latest_entity_values("request_field"), None)
         if field in required and field in FIELDS:
             dispatcher.utter_message(text=f"D'accord, corrigeons {FIELDS[field].label}.")
@@ -142,6 +143,12 @@ class ValidateRequestForm(EmailCodeStep, FormValidationAction):
     @property
     def kind(self) -> str:
         return KIND_BY_FORM[self.FORM].name
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain):
+        """The domain's slots without those the law does not require for the data concerned
+        (Rasa SDK asks for the next missing one of this list, then ends the form)."""
+        skipped = KIND_BY_FORM[self.FORM].fields_not_asked(tracker.get_slot("data_scope"))
+        return [s for s in domain_slots if s not in skipped]
 
     # Extraction: the typed text answers the requested slot unless it is a digression.
     def _answer(self, tracker: Tracker, slot: str) -> Dict[str, Any]:
@@ -183,7 +190,15 @@ class ValidateRequestForm(EmailCodeStep, FormValidationAction):
                 "Je n'ai pas compris de quelles données il s'agit. Choisissez « Un projet de recherche du "
                 "Health Data Hub » ou « Mes données de l'Assurance maladie (SNDS) ».",
             )
-        return self._store(dispatcher, tracker, slot, matches[0])
+        result = self._store(dispatcher, tracker, slot, matches[0])
+        if result.get(slot):  # an answer given earlier for another scope is no longer asked, nor kept
+            for field in KIND_BY_FORM[self.FORM].fields_not_asked(matches[0]):
+                result[field] = None
+                try:
+                    repository().save_answer(tracker.sender_id, self.kind, field, None)
+                except StorageUnavailable:
+                    logger.warning("draft answer not removed: storage unavailable (slot=%s)", field)
+        return result
 
     def _validate_name(self, slot: str, value, dispatcher, tracker):
         name = clean_text(value)
@@ -242,7 +257,7 @@ class ValidateRequestForm(EmailCodeStep, FormValidationAction):
         if value is True:
             return {"request_confirmed": True, "invalid_answers": 0.0}
         intent = latest_intent(tracker).get("name")
-        required = domain.get("forms", {}).get(self.FORM, {}).get("required_slots", [])
+        required = slots_to_ask(self.FORM, domain, tracker)
         if intent == "correct_field":
             field = next(tracker.get_latest_entity_values("request_field"), None)
             if field in required and field != "request_confirmed":

@@ -14,7 +14,7 @@ app and the training tools all read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 # Validation rules a field can use (implemented in actions/request_form_validation.py).
 SCOPE, NAME, EMAIL, DESCRIPTION = "scope", "name", "email", "description"
@@ -72,8 +72,9 @@ FIELDS: Dict[str, Field] = {
         ),
         Field(
             "objection_reason",
-            "Le droit d'opposition doit s'appuyer sur des raisons tenant à votre situation particulière. "
-            "Expliquez-les brièvement, sans détail médical au-delà de ce que vous jugez nécessaire.",
+            "Pour un projet de recherche, le droit d'opposition (article 21 du RGPD) s'exerce pour des raisons "
+            "tenant à votre situation particulière. Expliquez-les brièvement, sans détail médical au-delà de ce "
+            "que vous jugez nécessaire.",
             "les raisons de l'opposition",
             "Les raisons de l'opposition",
             DESCRIPTION,
@@ -95,6 +96,9 @@ class RequestKind:
     own_fields: Tuple[str, ...] = ()  # fields only this kind asks, after the common ones
     # A different paragraph where the law differs by the data concerned: ((data_scope, template), …).
     letter_paragraph_by_scope: Tuple[Tuple[str, str], ...] = ()
+    # Own fields the law does not require for some data: ((data_scope, (field, …)), …). They are
+    # not asked, not shown in the summary and not stored for that scope.
+    fields_not_asked_by_scope: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
     @property
     def form(self) -> str:
@@ -109,9 +113,13 @@ class RequestKind:
     def fields(self) -> Tuple[str, ...]:
         return COMMON_FIELDS + self.own_fields
 
-    @property
-    def required_answers(self) -> Tuple[str, ...]:
-        return self.fields
+    def fields_not_asked(self, data_scope: Optional[str]) -> Tuple[str, ...]:
+        return dict(self.fields_not_asked_by_scope).get(data_scope or "", ())
+
+    def fields_for(self, data_scope: Optional[str]) -> Tuple[str, ...]:
+        """The fields asked when the data concerned is `data_scope` (all of them while it is unknown)."""
+        skipped = self.fields_not_asked(data_scope)
+        return tuple(f for f in self.fields if f not in skipped)
 
     def letter_text(self, scope_phrase: str, answers: Mapping[str, str]) -> str:
         template = dict(self.letter_paragraph_by_scope).get(answers.get("data_scope") or "", self.letter_paragraph)
@@ -160,17 +168,18 @@ KINDS: Dict[str, RequestKind] = {
             ("objection_reason",),
             # For the SNDS the law guarantees non-availability to anyone who asks (L.1461-7, 5° CSP;
             # art. 74 loi Informatique et Libertés): the letter asks exactly that, not an end to the
-            # health insurance's own processing of reimbursements, which objection cannot reach.
+            # health insurance's own processing of reimbursements, which objection cannot reach, and
+            # no reason is required, so none is asked (fact right_objection).
             (
                 (
                     "health_insurance",
                     "En application de l'article L.1461-7 du code de la santé publique et de l'article 74 de la loi "
                     "Informatique et Libertés, je vous demande que les données de santé me concernant ne soient pas "
                     "mises à disposition, dans le cadre du Système national des données de santé (SNDS), pour des "
-                    "projets de recherche, d'étude ou d'évaluation (article L.1461-3, I, 1° du même code). Pour "
-                    "information, mes raisons : « {objection_reason} ».",
+                    "projets de recherche, d'étude ou d'évaluation (article L.1461-3, I, 1° du même code).",
                 ),
             ),
+            (("health_insurance", ("objection_reason",)),),
         ),
     )
 }

@@ -222,7 +222,7 @@ class RequestRepository:
             if row["kind"] not in KINDS:  # a message to the team in progress, not a request
                 raise NoDraft(sender_id)
             answers = json.loads(row["answers"])
-            missing = [k for k in KINDS[row["kind"]].required_answers if not answers.get(k)]
+            missing = [k for k in KINDS[row["kind"]].fields_for(answers.get("data_scope")) if not answers.get(k)]
             if missing:
                 raise NoDraft(f"incomplete draft: {', '.join(missing)}")
             if not verified_in(connection, row["submission_key"], answers["email"]):
@@ -242,7 +242,11 @@ class RequestRepository:
                     status=STATUS_RECEIVED,
                     data_scope=answers["data_scope"],
                     controller=CONTROLLERS[answers["data_scope"]],
-                    **{f: answers.get(f) for f in ALL_FIELDS if f != "data_scope"},
+                    **{
+                        f: answers.get(f)
+                        for f in ALL_FIELDS
+                        if f != "data_scope" and f in KINDS[row["kind"]].fields_for(answers["data_scope"])
+                    },
                     received_at=received,
                     deadline=deadline,
                     initial_deadline=deadline,

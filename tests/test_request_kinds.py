@@ -32,15 +32,20 @@ from webapp import create_app
 
 DOMAIN_YAML = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
 PASSWORD = "correct horse battery staple"
+SCOPE_ANSWERS = {  # the data concerned, as the citizen chooses it
+    "hdh_project": "Un projet de recherche du Health Data Hub",
+    "health_insurance": "Mes données de l'Assurance maladie (SNDS)",
+}
 SAMPLE_ANSWERS = {  # what a citizen types, by validation rule
-    SCOPE: "Mes données de l'Assurance maladie (SNDS)",
     NAME: {"first_name": "Zéphyrine", "last_name": "Quincampoix"},
     EMAIL: "zephyrine.q@example.fr",
 }
 
 
-def typed_answer(field: str, kind: str) -> str:
+def typed_answer(field: str, kind: str, scope: str) -> str:
     rule = FIELDS[field].validation
+    if rule == SCOPE:
+        return SCOPE_ANSWERS[scope]
     if rule == NAME:
         return SAMPLE_ANSWERS[NAME][field]
     if rule == DESCRIPTION:
@@ -71,8 +76,12 @@ def test_the_kind_has_its_rasa_data(kind):
         assert check_text(payload).text == payload
 
 
-@pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
-def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "kind, scope",
+    [(k, s) for k in KINDS.values() for s in SCOPE_ANSWERS],
+    ids=[f"{k}-{s}" for k in KINDS for s in SCOPE_ANSWERS],
+)
+def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, scope, tmp_path, monkeypatch):
     monkeypatch.setenv("MDS_VAR_DIR", str(tmp_path))
     app_url, tracker_url = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'conversations.db'}"
     monkeypatch.setenv("DATABASE_URL", app_url)
@@ -80,17 +89,21 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
     validation = getattr(request_form_validation, f"Validate{kind.name.capitalize()}RequestForm")()
     sender = None
     stored_values = {}
-    for step, field in enumerate(kind.fields, start=1):
+    fields = kind.fields_for(scope)  # e.g. no reason for an objection about the SNDS
+    for step, field in enumerate(fields, start=1):
         ask = getattr(request_form_questions, "Ask" + "".join(p.capitalize() for p in field.split("_")))()
-        tracker = make_tracker("inform", "", active_loop={"name": kind.form}, slots={"requested_slot": field})
+        known = {k: v for k, v in stored_values.items() if k == "data_scope"}
+        tracker = make_tracker("inform", "", active_loop={"name": kind.form}, slots={"requested_slot": field, **known})
         questions, _ = run(ask, tracker)
         assert FIELDS[field].question in questions[0]["text"]
-        assert questions[0]["custom"]["form"] == {"name": kind.form, "step": step, "steps": len(kind.fields) + 2}
+        assert questions[0]["custom"]["form"]["step"] == step
+        if step > 1:  # the number of steps is known once the data concerned is
+            assert questions[0]["custom"]["form"] == {"name": kind.form, "step": step, "steps": len(fields) + 2}
         tracker = make_tracker(
             "inform",
-            typed_answer(field, kind.name),
+            typed_answer(field, kind.name, scope),
             active_loop={"name": kind.form},
-            slots={"requested_slot": field, "invalid_answers": 0.0},
+            slots={"requested_slot": field, "invalid_answers": 0.0, **known},
         )
         if sender is not None:
             tracker.sender_id = sender
@@ -100,7 +113,12 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
         stored_values[field] = slots[field]
 
     # The summary shows every answer and offers to correct every field.
-    tracker = make_tracker("inform", "", active_loop={"name": kind.form}, slots={"requested_slot": "request_confirmed"})
+    tracker = make_tracker(
+        "inform",
+        "",
+        active_loop={"name": kind.form},
+        slots={"requested_slot": "request_confirmed", "data_scope": scope},
+    )
     tracker.sender_id = sender
     summary, _ = run(request_form_questions.AskRequestConfirmed(), tracker)
     assert kind.label in summary[0]["text"] and kind.article in summary[0]["text"]
@@ -115,7 +133,10 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
     letter = compose_letter(request).as_text()
     assert kind.article in letter and kind.label[0].upper() + kind.label[1:] in letter
     for field in kind.own_fields:
-        assert f"« {stored_values[field]} »" in letter
+        if field in fields:
+            assert f"« {stored_values[field]} »" in letter
+    for field in kind.fields_not_asked(scope):
+        assert FIELDS[field].summary_label not in summary[0]["text"] and getattr(request, field) is None
     assert "None" not in letter and "{" not in letter
 
     # The console's CSV has every answer in its column.
@@ -139,7 +160,7 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
     for field, value in stored_values.items():
         events += [
             SlotSet("requested_slot", field),
-            UserUttered(typed_answer(field, kind.name), {"name": "inform"}),
+            UserUttered(typed_answer(field, kind.name, scope), {"name": "inform"}),
             SlotSet(field, value),
         ]
     asyncio.run(
@@ -149,9 +170,9 @@ def test_every_kind_goes_from_questions_to_letter_csv_and_masked_log(kind, tmp_p
     )
     with sa.create_engine(tracker_url).connect() as connection:
         stored_log = " ".join(connection.execute(sa.text("SELECT data FROM events")).scalars())
-    for field in kind.fields:
+    for field in fields:
         # Only a choice among fixed options may be non-personal: anything typed freely is masked.
         assert FIELDS[field].personal or FIELDS[field].validation == SCOPE
         if FIELDS[field].personal:
             assert field in PERSONAL_SLOTS
-            assert stored_values[field] not in stored_log and typed_answer(field, kind.name) not in stored_log
+            assert stored_values[field] not in stored_log and typed_answer(field, kind.name, scope) not in stored_log

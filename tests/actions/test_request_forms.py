@@ -9,8 +9,12 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 import settings
-from actions.request_form_questions import AskDataScope, AskRequestConfirmed
-from actions.request_form_validation import ValidateErasureRequestForm, ValidateRectificationRequestForm
+from actions.request_form_questions import AskDataScope, AskObjectionReason, AskRequestConfirmed
+from actions.request_form_validation import (
+    ValidateErasureRequestForm,
+    ValidateObjectionRequestForm,
+    ValidateRectificationRequestForm,
+)
 from actions.request_status import ActionShowRequestStatus
 from actions.request_submission import ActionCancelRequest, ActionSubmitRequest
 from gdpr.requests import RequestRepository
@@ -143,12 +147,13 @@ def test_question_carries_form_progress():
     assert len(messages[0]["buttons"]) == 2
 
 
-def complete_draft(repo, sender, kind="erasure", verified=True):
+def complete_draft(repo, sender, kind="erasure", verified=True, scope="hdh_project", **own_answers):
     for slot, value in {
-        "data_scope": "hdh_project",
+        "data_scope": scope,
         "first_name": "Jeanne",
         "last_name": "Dupont",
         "email": "jeanne@example.fr",
+        **own_answers,
     }.items():
         repo.save_answer(sender, kind, slot, value)
     if verified:  # as the citizen does: the code sent to the address, typed back
@@ -429,3 +434,56 @@ def test_the_status_answer_tells_the_transmission_and_the_extension(app_database
     text, payload = status_text()
     assert "prolongé (motif : demande complexe)" in text and payload["deadline"] > deadline.isoformat()
     assert dt.date.fromisoformat(payload["deadline"]) >= today + dt.timedelta(days=89)
+
+
+# An objection about the SNDS needs no reason (L.1461-7, 5° CSP; fact right_objection); one about
+# a research project on the Platform does (art. 21 GDPR: « raisons tenant à sa situation particulière »).
+def objection_tracker(slot, text, **slots):
+    return form_tracker("objection_request_form", slot, text, slots=slots)
+
+
+def test_an_objection_about_the_snds_goes_from_the_email_to_the_summary_without_asking_a_reason():
+    snds = {"data_scope": "health_insurance", "first_name": "Jeanne", "last_name": "Dupont"}
+    _, slots, events = run(ValidateObjectionRequestForm(), objection_tracker("email", "jeanne@example.fr", **snds))
+    assert slots["email"] == "jeanne@example.fr"
+    assert slots["requested_slot"] == "request_confirmed", "the reason is skipped"
+
+
+def test_an_objection_about_a_research_project_asks_the_reason():
+    hdh = {"data_scope": "hdh_project", "first_name": "Jeanne", "last_name": "Dupont"}
+    _, slots, _ = run(ValidateObjectionRequestForm(), objection_tracker("email", "jeanne@example.fr", **hdh))
+    assert slots.get("requested_slot") in (None, "objection_reason"), "Rasa asks the next domain slot: the reason"
+    messages, _, _ = run(AskObjectionReason(), objection_tracker("objection_reason", "", **hdh))
+    assert "situation particulière" in messages[0]["text"]
+    assert messages[0]["custom"]["form"] == {"name": "objection_request_form", "step": 5, "steps": 7}
+
+
+def test_choosing_the_snds_drops_a_reason_given_for_a_research_project(app_database):
+    tracker = objection_tracker("data_scope", "mes données de l'Assurance maladie (SNDS)", objection_reason="x")
+    app_database.save_answer(tracker.sender_id, "objection", "objection_reason", "je ne veux pas")
+    _, slots, _ = run(ValidateObjectionRequestForm(), tracker)
+    assert slots["data_scope"] == "health_insurance" and slots["objection_reason"] is None
+    assert "objection_reason" not in app_database.get_draft(tracker.sender_id).answers
+
+
+def test_the_snds_objection_summary_and_record_have_no_reason(app_database):
+    tracker = objection_tracker("request_confirmed", "", data_scope="health_insurance")
+    complete_draft(app_database, tracker.sender_id, kind="objection", scope="health_insurance")
+    messages, _, _ = run(AskRequestConfirmed(), tracker)
+    assert "raisons" not in messages[0]["text"].lower()
+    assert not [b for b in messages[0]["buttons"] if "objection_reason" in b["payload"]]
+    assert messages[0]["custom"]["form"] == {"name": "objection_request_form", "step": 5, "steps": 6}
+    submit = make_tracker("affirm", "oui")
+    submit.sender_id = tracker.sender_id
+    _, slots, _ = run(ActionSubmitRequest(), submit)
+    request = app_database.find_by_reference(slots["request_reference"])
+    assert request.kind == "objection" and request.objection_reason is None
+    letter = request.kind_info.letter_text("par l'Assurance maladie", request.answers)
+    assert "L.1461-7" in letter and "raisons" not in letter
+
+
+def test_a_research_project_objection_is_not_recorded_without_its_reason(app_database):
+    tracker = make_tracker("affirm", "oui")
+    complete_draft(app_database, tracker.sender_id, kind="objection", scope="hdh_project")
+    run(ActionSubmitRequest(), tracker)
+    assert app_database.count() == 0

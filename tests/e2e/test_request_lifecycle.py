@@ -169,3 +169,36 @@ def test_the_code_is_never_stored_in_clear(assistant, mail_dir, app_database_url
     assert not re.search(rf"(?<![0-9a-f.]){code}(?![0-9a-f])", stored), "the code is in the conversation log"
     user_texts = [e.get("text") for e in map(json.loads, stored.splitlines()) if e.get("event") == "user"]
     assert "[code masqué]" in user_texts
+
+
+def test_an_objection_about_the_snds_needs_no_reason_and_one_about_a_project_does(
+    assistant, mail_dir, app_database_url
+):
+    """L.1461-7, 5° CSP: anyone who asks has their SNDS data kept from research projects, with no
+    reason; article 21 GDPR (a project on the Platform) requires one."""
+    from tests.e2e.replies import confirm_with_code
+
+    citizen = Citizen(assistant, mail_dir)
+    citizen.say("je veux m'opposer à l'utilisation de mes données")
+    assert form_step(citizen.say("Mes données de l'Assurance maladie (SNDS)")) == {
+        "name": "objection_request_form",
+        "step": 2,
+        "steps": 6,
+    }
+    citizen.say("Jeanne")
+    citizen.say("Dupont")
+    summary = citizen.say(citizen.address)
+    assert form_step(summary)["step"] == 5 and "récapitulatif" in texts(summary)
+    assert "raisons" not in texts(summary).lower()
+    [request] = recorded(confirm_with_code(citizen.say, mail_dir, citizen.address))
+    stored = RequestRepository(app_database_url).find_by_reference(request["reference"])
+    assert stored.kind == "objection" and stored.data_scope == "health_insurance" and stored.objection_reason is None
+
+    other = Citizen(assistant, mail_dir)
+    other.say("je veux m'opposer à l'utilisation de mes données")
+    other.say("Un projet de recherche du Health Data Hub")
+    other.say("Jeanne")
+    other.say("Dupont")
+    question = other.say(other.address)
+    assert form_step(question) == {"name": "objection_request_form", "step": 5, "steps": 7}
+    assert "situation particulière" in texts(question)
