@@ -6,8 +6,6 @@ NIR (a typed NIR is refused; names and health details are masked before storage)
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from typing import List, Optional, Text
 
@@ -20,13 +18,14 @@ from actions.request_common import (
     invalid_answer,
     latest_intent,
     repository,
+    send_acknowledgement_now,
     tell_storage_unavailable,
 )
 from actions.request_form_validation import ValidateRequestForm
 from gdpr.requests import NoDraft, NotVerified, StorageUnavailable
-from mail.outbox import STATUS_SENT, deliver_due
 from privacy.masking import contains_nir
-from team_inbox.messages import CONTACT_KIND, MAX_QUESTION_CHARS, TeamInbox, TeamMessage
+from team_inbox.messages import CONTACT_KIND, MAX_QUESTION_CHARS, TeamInbox
+from team_inbox.notices import acknowledgement_key
 
 logger = logging.getLogger(__name__)
 
@@ -183,20 +182,6 @@ class AskContactConsent(Action):
         return []
 
 
-async def _deliver_acknowledgement(inbox: TeamInbox, message: TeamMessage) -> bool:
-    try:
-        queued = inbox.acknowledgement_email(message)
-        if queued and queued["status"] != STATUS_SENT:
-            await asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(deliver_due, inbox.repo.url, only_ids=[queued["id"]])
-            )
-            queued = inbox.acknowledgement_email(message)
-    except Exception:  # noqa: BLE001 - the message is recorded; the sender retries the e-mail
-        logger.warning("contact acknowledgement not sent at once; it stays queued", exc_info=True)
-        return False
-    return bool(queued and queued["status"] == STATUS_SENT)
-
-
 class ActionSubmitContactMessage(Action):
     """Record the message once the address is proven; say so only after the commit."""
 
@@ -219,7 +204,7 @@ class ActionSubmitContactMessage(Action):
             logger.error("team message not stored: storage unavailable")
             tell_storage_unavailable(dispatcher)
             return reset_contact_slots()
-        acknowledged = await _deliver_acknowledgement(inbox, message)
+        acknowledged = await send_acknowledgement_now(inbox.repo.url, acknowledgement_key(message))
         text = (
             f"Message enregistré, référence {message.reference}. L'équipe de protection des données le lira et vous "
             f"répondra par e-mail, en général sous {contact_answer_days()} jours ouvrés. "

@@ -3,7 +3,9 @@ the invalid-answer and storage-unavailable replies, and the request's machine-re
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import re
 import unicodedata
 from typing import Any, Dict, List, Optional
@@ -17,7 +19,10 @@ from rasa_sdk.types import DomainDict
 import settings
 from gdpr.kinds import ALL_FIELDS, KIND_BY_FORM
 from gdpr.requests import RequestRepository, StoredRequest
+from mail.outbox import send_now
 from training.nlu_data import RETRIEVAL_INTENT
+
+logger = logging.getLogger(__name__)
 
 STATUS_FORM = "request_status_form"
 CODE_VERIFIED = "vérifiée"  # the email_code slot once the right code was typed
@@ -173,3 +178,13 @@ FORM_SLOTS_TO_RESET = (*ALL_FIELDS, "request_confirmed", "email_code", "invalid_
 
 def reset_form_slots() -> List[EventType]:
     return [SlotSet(slot, 0.0 if slot == "invalid_answers" else None) for slot in FORM_SLOTS_TO_RESET]
+
+
+async def send_acknowledgement_now(database_url: str, key: str) -> bool:
+    """Try to send an acknowledgement queued with what it acknowledges; True once it has left.
+    On failure it stays queued: the sender process (mail.sender) retries it."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, send_now, database_url, key)
+    except Exception:  # noqa: BLE001 - what it acknowledges is recorded; the sender retries the e-mail
+        logger.warning("acknowledgement not sent at once; it stays queued", exc_info=True)
+        return False

@@ -3,8 +3,6 @@ cancelling a request in progress."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from typing import List, Text
 
@@ -18,30 +16,12 @@ from actions.request_common import (
     repository,
     request_payload,
     reset_form_slots,
+    send_acknowledgement_now,
 )
-from gdpr.notices import controller_phrase
+from gdpr.notices import acknowledgement_key, controller_phrase
 from gdpr.requests import NoDraft, NotVerified, StorageUnavailable, StoredRequest
-from mail.outbox import STATUS_SENT, deliver_due
 
 logger = logging.getLogger(__name__)
-
-
-async def _deliver_acknowledgement(request: StoredRequest) -> bool:
-    """Try to send the acknowledgement queued with the request now; True once it left.
-
-    On failure it stays queued: the sender process (mail.sender) retries it."""
-    repo = repository()
-    try:
-        queued = repo.acknowledgement_email(request)
-        if queued and queued["status"] != STATUS_SENT:
-            await asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(deliver_due, repo.url, only_ids=[queued["id"]])
-            )
-            queued = repo.acknowledgement_email(request)
-    except Exception:  # noqa: BLE001 - the request is recorded; the sender retries the e-mail
-        logger.warning("acknowledgement not sent at once; it stays queued", exc_info=True)
-        return False
-    return bool(queued and queued["status"] == STATUS_SENT)
 
 
 def confirmation_text(request: StoredRequest, acknowledged: bool) -> str:
@@ -118,7 +98,7 @@ class ActionSubmitRequest(Action):
                 json_message={"error": "storage_unavailable"},
             )
             return [SlotSet("submit_failed", True)]
-        acknowledged = await _deliver_acknowledgement(request)
+        acknowledged = await send_acknowledgement_now(repository().url, acknowledgement_key(request))
         dispatcher.utter_message(
             text=confirmation_text(request, acknowledged), json_message={"request": request_payload(request)}
         )

@@ -84,16 +84,8 @@ def _with(request: StoredRequest, values: Dict[str, Any]) -> StoredRequest:
 def _queue(connection: Any, request: StoredRequest, key: str, purpose: str, notice: Any, now: dt.datetime) -> int:
     from mail import outbox
 
-    return outbox.queue(
-        connection,
-        key=key,
-        purpose=purpose,
-        recipient=request.email,
-        subject=notice.subject,
-        text=notice.text,
-        html=notice.html,
-        request_id=request.id,
-        now=now,
+    return outbox.queue_notice(
+        connection, notice, key=key, purpose=purpose, recipient=request.email, request_id=request.id, now=now
     )
 
 

@@ -210,7 +210,7 @@ class RequestRepository:
     def _submit(self, sender_id: str, now: dt.datetime) -> StoredRequest:
         from gdpr.notices import acknowledgement, acknowledgement_key
         from gdpr.verification import verified_in
-        from mail.outbox import queue
+        from mail.outbox import queue_notice
 
         with self.engine.begin() as connection:
             query = sa.select(request_drafts).where(request_drafts.c.sender_id == sender_id)
@@ -275,15 +275,12 @@ class RequestRepository:
                 connection.execute(sa.select(gdpr_requests).where(gdpr_requests.c.id == request_id)).mappings().first()
             )
             # The acknowledgement is queued in the same transaction: recorded together or not at all.
-            notice = acknowledgement(stored)
-            queue(
+            queue_notice(
                 connection,
+                acknowledgement(stored),
                 key=acknowledgement_key(stored),
                 purpose="acknowledgement",
                 recipient=stored.email,
-                subject=notice.subject,
-                text=notice.text,
-                html=notice.html,
                 request_id=request_id,
                 now=received,
             )
@@ -292,15 +289,9 @@ class RequestRepository:
     def acknowledgement_email(self, request: StoredRequest) -> Optional[Dict[str, Any]]:
         """The outbox row of a request's acknowledgement (id, status), if any."""
         from gdpr.notices import acknowledgement_key
-        from storage.schema import outgoing_emails
+        from mail.outbox import email_by_key
 
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(outgoing_emails.c.id, outgoing_emails.c.status).where(
-                    outgoing_emails.c.idempotency_key == acknowledgement_key(request)
-                )
-            ).first()
-        return dict(row._mapping) if row else None
+        return email_by_key(self.url, acknowledgement_key(request))
 
     def _find(self, condition) -> Optional[StoredRequest]:
         try:
@@ -363,7 +354,7 @@ def change_status(
     decision silently replacing the other.
     """
     from gdpr.notices import status_notice
-    from mail.outbox import queue
+    from mail.outbox import queue_notice
 
     if new_status not in STATUSES:
         raise StatusChangeError("Statut inconnu.")
@@ -403,15 +394,12 @@ def change_status(
             )
         )
         stored = _stored(dict(row, status=new_status, status_reason=reason))
-        notice = status_notice(stored, new_status, reason)
-        queued = queue(
+        queued = queue_notice(
             connection,
+            status_notice(stored, new_status, reason),
             key=f"status:{change.inserted_primary_key[0]}",
             purpose="status",
             recipient=stored.email,
-            subject=notice.subject,
-            text=notice.text,
-            html=notice.html,
             request_id=stored.id,
             now=now,
         )

@@ -119,6 +119,41 @@ def queue(
     return connection.execute(by_key).scalar_one()
 
 
+def queue_notice(connection, notice, *, key: str, purpose: str, recipient: str, **owner) -> int:
+    """Queue a composed notice (subject, text, html: gdpr.notices, team_inbox.notices) in the
+    caller's transaction; `owner` is request_id= or team_message_id=, and now=."""
+    return queue(
+        connection,
+        key=key,
+        purpose=purpose,
+        recipient=recipient,
+        subject=notice.subject,
+        text=notice.text,
+        html=notice.html,
+        **owner,
+    )
+
+
+def email_by_key(database_url: str | None, key: str) -> dict | None:
+    """The outbox row (id, status) queued under `key`, if any."""
+    engine = engine_for(database_url or settings.database_url())
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(outgoing_emails.c.id, outgoing_emails.c.status).where(outgoing_emails.c.idempotency_key == key)
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def send_now(database_url: str | None, key: str) -> bool:
+    """Try to send the e-mail queued under `key` at once; True once it has left. On failure it
+    stays queued and the sender process (mail.sender) retries it."""
+    queued = email_by_key(database_url, key)
+    if queued and queued["status"] != STATUS_SENT:
+        deliver_due(database_url, only_ids=[queued["id"]])
+        queued = email_by_key(database_url, key)
+    return bool(queued and queued["status"] == STATUS_SENT)
+
+
 def _due(engine, now: dt.datetime, limit: int, only_ids: list[int] | None) -> list[dict]:
     query = (
         sa.select(outgoing_emails)

@@ -101,7 +101,7 @@ class TeamInbox:
 
     def _submit(self, sender_id: str, now: dt.datetime) -> TeamMessage:
         from gdpr.verification import verified_in
-        from mail.outbox import queue
+        from mail.outbox import queue_notice
         from team_inbox.notices import acknowledgement, acknowledgement_key
 
         with self.engine.begin() as connection:
@@ -142,15 +142,12 @@ class TeamInbox:
             message = to_message(
                 connection.execute(sa.select(team_messages).where(team_messages.c.id == message_id)).mappings().one()
             )
-            notice = acknowledgement(message)
-            queue(
+            queue_notice(
                 connection,
+                acknowledgement(message),
                 key=acknowledgement_key(message),
                 purpose="contact_acknowledgement",
                 recipient=message.email,
-                subject=notice.subject,
-                text=notice.text,
-                html=notice.html,
                 team_message_id=message_id,
                 now=now,
             )
@@ -158,16 +155,10 @@ class TeamInbox:
 
     def acknowledgement_email(self, message: TeamMessage) -> Optional[Dict[str, Any]]:
         """The outbox row (id, status) of a message's acknowledgement, if any."""
-        from storage.schema import outgoing_emails
+        from mail.outbox import email_by_key
         from team_inbox.notices import acknowledgement_key
 
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(outgoing_emails.c.id, outgoing_emails.c.status).where(
-                    outgoing_emails.c.idempotency_key == acknowledgement_key(message)
-                )
-            ).first()
-        return dict(row._mapping) if row else None
+        return email_by_key(self.repo.url, acknowledgement_key(message))
 
     # Reading ------------------------------------------------------------------
     def _find(self, condition) -> Optional[TeamMessage]:

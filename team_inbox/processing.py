@@ -194,15 +194,12 @@ def answer(inbox: TeamInbox, reference: str, text: Optional[str], operator: str)
         _update(connection, message, values)
         event_id = _event(connection, message, ACTION_ANSWERED, text, operator, now)
         answered = dataclasses.replace(message, **values)
-        notice = answer_notice(answered)
-        queued = outbox.queue(
+        queued = outbox.queue_notice(
             connection,
+            answer_notice(answered),
             key=answer_key(answered, event_id),
             purpose=PURPOSE_ANSWER,
             recipient=answered.email,
-            subject=notice.subject,
-            text=notice.text,
-            html=notice.html,
             team_message_id=message.id,
             now=now,
         )
