@@ -6,6 +6,8 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 WEB_ASSETS := webapp/static/vendor/.installed
+OIDC_MOCK  := var/oidc-provider-mock
+OIDC_MOCK_STAMP := $(OIDC_MOCK)/.installed
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore
@@ -31,7 +33,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip check > /dev/null || { $(PY) -m pip check; exit 1; }
 	@touch $(STAMP)
 
-install: $(STAMP) $(WEB_ASSETS) ## Create the virtual environment and install the locked dependencies
+install: $(STAMP) $(WEB_ASSETS) $(OIDC_MOCK_STAMP) ## Create the virtual environment and install the locked dependencies
+
+# oidc-provider-mock, the OpenID provider process of the console's single sign-on tests, in an
+# environment of its own: it needs pydantic 2, which Rasa 3.6's cannot hold.
+$(OIDC_MOCK_STAMP): requirements-oidc-mock.txt
+	@PY310=$$(scripts/find-python.sh) || exit 1; rm -rf $(OIDC_MOCK); "$$PY310" -m venv $(OIDC_MOCK) || exit 1
+	@mkdir -p var/logs
+	@$(OIDC_MOCK)/bin/python -m pip install --disable-pip-version-check -q -r requirements-oidc-mock.txt > var/logs/pip-oidc-mock.log 2>&1 \
+	  || { tail -30 var/logs/pip-oidc-mock.log; echo "pip install failed, see var/logs/pip-oidc-mock.log"; exit 1; }
+	@touch $@
 
 # Browser assets (DSFR, socket.io client, axe-core) from the npm registry, locked by package-lock.json.
 $(WEB_ASSETS): widget/package.json widget/package-lock.json webapp/assets.py $(STAMP)
@@ -104,13 +115,13 @@ lint: $(STAMP) ## ruff: lint and format check (ruff.toml); `make format` fixes w
 format: $(STAMP) ## Apply ruff's import order and formatting
 	@$(VENV)/bin/ruff check --fix --quiet . ; $(VENV)/bin/ruff format --quiet .
 
-test: train $(WEB_ASSETS) system-deps ## Run the whole test suite (what CI runs)
+test: train $(WEB_ASSETS) $(OIDC_MOCK_STAMP) system-deps ## Run the whole test suite (what CI runs)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory validate
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-stories
 
-test-python: ## pytest: facts, actions, privacy, NLU held-out set, end-to-end
+test-python: $(OIDC_MOCK_STAMP) ## pytest: facts, actions, privacy, NLU held-out set, end-to-end
 	@$(PY) -m pytest
 
 test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-errors
@@ -123,6 +134,9 @@ test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-er
 
 bench: train ## Benchmarks: understanding vs baselines, serving speed vs plain Rasa (docs/benchmarks.md)
 	@$(PY) -m bench $(BENCH_ARGS) 2> var/logs/bench.log || { tail -30 var/logs/bench.log; exit 1; }
+
+bench-quick: train ## A few minutes, before and after a performance change: serving against a plain Rasa bot, printed
+	@$(PY) -m bench --quick 2> var/logs/bench-quick.log || { tail -30 var/logs/bench-quick.log; exit 1; }
 
 bench-console: $(STAMP) ## Console pages over 100,000 conversations in local PostgreSQL (docs/benchmarks-console.md)
 	@$(PY) -m bench.console_queries 2> var/logs/bench-console.log || { tail -30 var/logs/bench-console.log; exit 1; }

@@ -356,8 +356,17 @@ def main() -> int:
         f"{', '.join(OPTIONAL_PARTS)}); the report keeps "
         "the last measurement of the others, with its date",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few minutes: serving against the plain bot only, printed, docs/benchmarks.md untouched",
+    )
     args = parser.parse_args()
     from bench import masking, profile, quality, scaling, serving, training_spread
+
+    if args.quick:
+        print(serving.quick_report(serving.run_quick(WORKDIR / "quick")))
+        return 0
 
     model = current_model_path()
     if not model.exists():

@@ -282,3 +282,95 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
     finally:
         plain.stop()
     return results
+
+
+QUICK_DURATION = 5.0  # seconds per load level in `make bench-quick`
+QUICK_LEVELS = (1, 10)
+QUICK_SEQUENTIAL = 60
+QUICK_CONVERSATION = 60
+
+
+def cached_plain_bot(workdir: Path) -> Path:
+    """The plain bot, retrained only when its files change (its own fingerprint)."""
+    import hashlib
+
+    bot = PROJECT_ROOT / "bench" / "plain_bot"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in bot.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(bot).as_posix().encode() + b"\0" + path.read_bytes())
+    cached = workdir / f"plain-{digest.hexdigest()[:16]}.tar.gz"
+    if not cached.exists():
+        train_plain_bot(workdir).rename(cached)
+    return cached
+
+
+def growing_conversation(url: str, count: int) -> List[float]:
+    """Latency (ms) of each message of one conversation of `count` messages."""
+    session = requests.Session()
+    sender = f"grow-{uuid.uuid4().hex[:8]}"
+    latencies = []
+    for i in range(count):
+        started = time.monotonic()
+        say(session, url, sender, QUESTIONS[i % len(QUESTIONS)])
+        latencies.append((time.monotonic() - started) * 1000)
+    return latencies
+
+
+def run_quick(workdir: Path) -> Dict:
+    """A few minutes, before and after a performance change: the full stack against the plain bot
+    in the same run (sequential, 1 and 10 conversations, one conversation growing)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {"RATE_LIMIT_PER_MINUTE": "0", "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}"}
+    results: Dict = {}
+    action_server = ActionServer(workdir, env=env).start()
+    full = RasaServer(
+        workdir,
+        action_url=action_server.url,
+        tracker_store_url=f"sqlite:///{workdir / f'conversations-{uuid.uuid4().hex[:6]}.db'}",
+        env=env,
+    )
+    time_to_first_answer(full)
+    try:
+        results["full_sequential"] = sequential(full.url, QUICK_SEQUENTIAL)
+        results["full_levels"] = measure(full.url, levels=QUICK_LEVELS, duration=QUICK_DURATION)
+        results["full_growing"] = growing_conversation(full.url, QUICK_CONVERSATION)
+    finally:
+        full.stop()
+        action_server.stop()
+    plain = PlainServer(workdir, action_url="", tracker_store_url="", model=cached_plain_bot(workdir), env={})
+    time_to_first_answer(plain)
+    try:
+        results["plain_sequential"] = sequential(plain.url, QUICK_SEQUENTIAL)
+        results["plain_levels"] = measure(plain.url, levels=QUICK_LEVELS, duration=QUICK_DURATION)
+        results["plain_growing"] = growing_conversation(plain.url, QUICK_CONVERSATION)
+    finally:
+        plain.stop()
+    return results
+
+
+def quick_report(results: Dict) -> str:
+    """The quick run's figures, as text for the terminal."""
+    import statistics
+
+    lines = ["Mesure rapide (make bench-quick) : pile complète contre Rasa simple, même lancement.", ""]
+    full, plain = results["full_sequential"], results["plain_sequential"]
+    lines.append(f"{'':32s}{'pile complète':>16s}{'Rasa simple':>14s}{'rapport':>10s}")
+    for q in (50, 95):
+        lines.append(f"{f'séquentiel p{q} (ms)':32s}{full.p(q):16.0f}{plain.p(q):14.0f}{full.p(q) / plain.p(q):9.2f}×")
+    for level in QUICK_LEVELS:
+        f, p = results["full_levels"][level], results["plain_levels"][level]
+        lines.append(
+            f"{f'{level} conversation(s) : messages/s':32s}{f.throughput:16.1f}{p.throughput:14.1f}"
+            f"{f.throughput / p.throughput:9.2f}×"
+        )
+    for name in ("full", "plain"):
+        grow = results[f"{name}_growing"]
+        first, last = statistics.median(grow[:10]), statistics.median(grow[-10:])
+        label = "pile complète" if name == "full" else "Rasa simple"
+        lines.append(
+            f"{label} : une conversation de {len(grow)} messages, p50 des 10 premiers {first:.0f} ms, "
+            f"des 10 derniers {last:.0f} ms ({last / first:.2f}×)"
+        )
+    errors = sum(load.errors for k in ("full_levels", "plain_levels") for load in results[k].values())
+    lines.append(f"erreurs : {errors}")
+    return "\n".join(lines)
