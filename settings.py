@@ -135,6 +135,11 @@ def rasa_speedups_enabled() -> bool:
     return os.environ.get("RASA_SPEEDUPS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def session_max_messages() -> int:
+    """A Rasa session ends after this many citizen messages, between two turns (rasa_addons.session_window); 0: never."""
+    return max(0, int(os.environ.get("SESSION_MAX_MESSAGES", "40")))
+
+
 def rest_channel_token() -> str:
     """When set, the REST channel (any `sender`) answers only callers sending this bearer token."""
     return os.environ.get("REST_CHANNEL_TOKEN", "")

@@ -14,15 +14,17 @@ def install() -> None:
     """Apply the project's changes to Rasa, once (each step is idempotent):
     - a citizen waits at most ACTION_TIMEOUT_SECONDS for the action server (Rasa: 5 minutes);
     - the measured speed fixes (rasa_addons.speedups, off with RASA_SPEEDUPS=0);
-    - a conversation that trips Rasa's circuit breaker recovers (rasa_addons.conversation_recovery)."""
+    - a conversation that trips Rasa's circuit breaker recovers (rasa_addons.conversation_recovery);
+    - a session ends after SESSION_MAX_MESSAGES messages, between two turns (rasa_addons.session_window)."""
     import rasa.core.actions.action as rasa_actions
 
     import settings
-    from rasa_addons import conversation_recovery, speedups
+    from rasa_addons import conversation_recovery, session_window, speedups
 
     rasa_actions.DEFAULT_REQUEST_TIMEOUT = settings.action_timeout_seconds()
     speedups.apply()
     conversation_recovery.install()
+    session_window.install()
 
 
 def hide_version() -> None:
