@@ -270,21 +270,39 @@ def scaling_section(scaling, measured: str) -> list:
             f"| {s.conversations:,} | {s.events:,} | {s.file_mb:.0f} Mo | {p(s.new_ms, 50):.0f} / "
             f"{p(s.new_ms, 95):.0f} | {back} | {s.startup_s:.1f} s | {s.rss_mb:.0f} Mio |".replace(",", " ")
         )
-    if scaling.get("conversation_length"):
+    by_length = scaling.get("conversation_length") or {}
+    if "window" in by_length:
+        window, rasa = by_length["window"], by_length.get("rasa", {})
         lines += [
             "",
             "### Longueur d'une conversation",
             "",
-            "Une seule conversation de 200 messages sur le même serveur : Rasa relit à chaque tour les "
-            "événements de la session en cours (une session dure tant que le citoyen écrit dans l'heure).",
+            "Une seule conversation de 200 messages. Rasa relit à chaque tour les événements de la session en "
+            "cours ; le projet termine une session après `SESSION_MAX_MESSAGES` (40) messages, entre deux "
+            "tours (`rasa_addons/session_window.py`). « Sessions de Rasa » : la même conversation avec "
+            "`SESSION_MAX_MESSAGES=0` (une session tant que le citoyen écrit dans l'heure), dans le même "
+            "lancement.",
             "",
-            "| messages | latence p50 (ms) | max (ms) |",
-            "|---|---:|---:|",
+            "| messages | p50 (ms), projet | max (ms), projet | p50 (ms), sessions de Rasa |",
+            "|---|---:|---:|---:|",
         ]
-        for start, values in sorted(scaling["conversation_length"].items()):
+        for start, values in sorted(window.items()):
+            baseline = f"{statistics.median(rasa[start]):.0f}" if start in rasa else "—"
             lines.append(
-                f"| {start} à {start + len(values) - 1} | {statistics.median(values):.0f} | {max(values):.0f} |"
+                f"| {start} à {start + len(values) - 1} | {statistics.median(values):.0f} | {max(values):.0f} | "
+                f"{baseline} |"
             )
+        first, last = min(window), max(window)
+        lines += [
+            "",
+            f"Messages {last} à {last + 9} rapportés aux messages 1 à 10 : projet "
+            f"{statistics.median(window[last]) / statistics.median(window[first]):.1f}×"
+            + (
+                f", sessions de Rasa {statistics.median(rasa[last]) / statistics.median(rasa[first]):.1f}×."
+                if rasa
+                else "."
+            ),
+        ]
     return lines + [""]
 
 

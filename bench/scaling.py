@@ -112,7 +112,7 @@ def tracker_store_scaling(workdir: Path) -> List[StoreSize]:
     env = {"RATE_LIMIT_PER_MINUTE": "0", "DATABASE_URL": f"sqlite:///{workdir / 'app.db'}"}
     action_server = ActionServer(workdir, env=env).start()
     results: List[StoreSize] = []
-    results_by_length: Dict[int, List[float]] = {}
+    results_by_length: Dict[str, Dict[int, List[float]]] = {}
     template: List[Tuple] = []
     stored = 0
     try:
@@ -135,9 +135,23 @@ def tracker_store_scaling(workdir: Path) -> List[StoreSize]:
                 results.append(result)
                 if not template:
                     template = record_template(server.url, db)
-                    results_by_length.update(conversation_length(server.url))
+                    results_by_length["window"] = conversation_length(server.url)
             finally:
                 server.stop()
+        # The same conversation with Rasa's sessions as they are (one session while the citizen
+        # writes within the hour), in the same run: the baseline of rasa_addons.session_window.
+        print("scaling: one long conversation without SESSION_MAX_MESSAGES", flush=True)
+        server = RasaServer(
+            workdir,
+            action_url=action_server.url,
+            tracker_store_url=f"sqlite:///{workdir / 'conversations-rasa-sessions.db'}",
+            env={**env, "SESSION_MAX_MESSAGES": "0"},
+        )
+        time_to_first_answer(server)
+        try:
+            results_by_length["rasa"] = conversation_length(server.url)
+        finally:
+            server.stop()
     finally:
         action_server.stop()
     return results, results_by_length
