@@ -163,15 +163,9 @@ LENGTH_WINDOWS = (1, 50, 100, 190)  # latency of messages n..n+9 of one conversa
 
 def conversation_length(url: str) -> Dict[int, List[float]]:
     """Latency as one conversation grows: Rasa re-reads the session's events every turn."""
-    from bench.serving import QUESTIONS, say
+    from bench.serving import growing_conversation
 
-    session = requests.Session()
-    sender = f"long-{uuid.uuid4().hex[:8]}"
-    latencies = []
-    for i in range(LONG_CONVERSATION):
-        started = time.monotonic()
-        say(session, url, sender, QUESTIONS[i % len(QUESTIONS)])
-        latencies.append((time.monotonic() - started) * 1000)
+    latencies = growing_conversation(url, LONG_CONVERSATION)
     return {start: latencies[start - 1 : start + 9] for start in LENGTH_WINDOWS}
 
 
