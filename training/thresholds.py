@@ -74,7 +74,7 @@ def choose(results):
     return plateau[len(plateau) // 2], bool(acceptable)
 
 
-ANSWER_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+ANSWER_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
 ANSWER_RATIOS = (1.0, 1.5, 2.0, 3.0)
 WISH_THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 
@@ -100,11 +100,21 @@ def sweep_policies(examples, ranked, base) -> List[Tuple[object, Report]]:
     return results
 
 
-def choose_policy(results):
-    def safe(r: Report) -> bool:
-        return _within_limits(r) and r.forms_started_wrongly == 0
+def _excess(r: Report) -> float:
+    """How far a result is beyond the limits (0 within them)."""
+    return max(0.0, r.confidently_wrong_rate - MAX_CONFIDENTLY_WRONG) + max(0.0, r.oos_fact_rate - MAX_OOS_FACT_RATE)
 
-    pool = [x for x in results if safe(x[1])] or results
+
+def choose_policy(results):
+    """The most right facts within the limits; when no combination holds them, the one closest
+    to them (being sure and wrong costs a citizen more than a « Vouliez-vous dire… ? »)."""
+    no_forms = [x for x in results if x[1].forms_started_wrongly == 0] or results
+    safe = [x for x in no_forms if _within_limits(x[1])]
+    if safe:
+        pool = safe
+    else:
+        closest = min(round(_excess(x[1]), 4) for x in no_forms)
+        pool = [x for x in no_forms if round(_excess(x[1]), 4) == closest]
     return max(
         pool,
         key=lambda x: (
@@ -114,7 +124,7 @@ def choose_policy(results):
             x[0].answer_ratio,
             x[0].wish_threshold,
         ),
-    ), bool(pool)
+    ), bool(safe)
 
 
 def main() -> int:
