@@ -1,34 +1,43 @@
-"""The conversation log: the `events` table that Rasa's SQL tracker store writes.
+"""The conversation log: the `events` table that Rasa's SQL tracker store writes, and the
+per-conversation summaries kept beside it (conversations.summary).
 
-This is the only module that knows the table and the JSON layout of its rows. The tracker
-store (rasa_addons.tracker_store) writes rows with `event_row()` and reads a conversation
-with the statements below; the console lists, filters and aggregates conversations with
-`ConversationLog`; `make purge` deletes old ones with `ConversationLog.purge()`.
+This is the only module that reads the table and knows the JSON layout of its rows. The
+tracker store (rasa_addons.tracker_store) writes rows with `event_row()`, reads a conversation
+with the statements below and, in the same transaction, brings the conversation's summary up
+to date with `record_saved()`; the console lists, filters and counts conversations with
+`ConversationLog`, from the summaries (issue #20: no page aggregates every event); `make purge`
+deletes old conversations with `ConversationLog.purge()` and `make remask` rewrites events with
+`ConversationLog.replace_events()`, both with their summaries in the same transaction.
 
 Rows hold masked events only (privacy.masking). The `data` column is the event as Rasa
-serialises it, written by `event_json()`; the filters that match inside it (a slot's value,
-a fallback marker) build their patterns with the same function, so a change of separators
-cannot silently break them.
+serialises it, written by `event_json()`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import logging
+import threading
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from storage.database import engine_for
+from conversations import summary
+from conversations.summary import FACT_SLOT, FORM_ACTION_SUFFIX  # noqa: F401 - the log's vocabulary
+from storage.database import engine_for, sqlite_pragmas
+from storage.schema import conversation_facts, conversation_fallbacks, conversation_summaries
 from training.nlu_data import RETRIEVAL_INTENT
 
+logger = logging.getLogger(__name__)
 TABLE = "events"
-FACT_SLOT = "last_fact_id"  # set by the fact action: which fact a conversation was given
-FORM_ACTION_SUFFIX = "_request_form"
+SUMMARIES = conversation_summaries.name
+REBUILD_BATCH = 500  # conversations per statement (and per transaction, for a full rebuild)
+_SUMMARY_LOCK_ID = 7_362_002  # PostgreSQL advisory lock: one process creates the summaries
 
 
 def event_json(data: Mapping[str, Any]) -> str:
@@ -48,16 +57,6 @@ def event_row(sender_id: str, type_name: str, data: Mapping[str, Any]) -> Dict[s
     }
 
 
-def _slot_pattern(name: str, value: Optional[str] = None) -> str:
-    """LIKE pattern for a slot event's JSON: `"name": "x", "value": "y"` as event_json writes it."""
-    head = event_json({"name": name, "value": value})[1:-1]  # '"name": "x", "value": null'
-    if value is None:
-        return "%" + head[: head.rindex(":") + 2] + "%"
-    return "%" + head + "%"
-
-
-FALLBACK_PATTERN = '%' + event_json({"fallback": None})[1:-6] + '%'  # '"fallback":', any value
-AMBIGUOUS_PATTERN = "%" + event_json({"fallback": "ambiguous"})[1:-1] + "%"  # « Vouliez-vous dire… ? »
 SOMETHING_ELSE_PAYLOAD = "/something_else"
 
 
@@ -84,6 +83,129 @@ EVENTS_SINCE = sa.text(f"SELECT data FROM {TABLE} WHERE sender_id = :sender_id A
 COUNT = sa.text(f"SELECT count(*) FROM {TABLE} WHERE sender_id = :sender_id")
 COUNT_SINCE = sa.text(f"SELECT count(*) FROM {TABLE} WHERE sender_id = :sender_id AND timestamp >= :since")
 
+# --- Summaries (conversations.summary): what they are computed from ----------------------------
+_EVENTS_OF = sa.text(
+    f"SELECT sender_id, type_name, timestamp, action_name, data FROM {TABLE} "
+    "WHERE sender_id IN :senders ORDER BY sender_id, id"
+).bindparams(sa.bindparam("senders", expanding=True))
+_SENDERS = sa.text(f"SELECT DISTINCT sender_id FROM {TABLE}")
+_SENDERS_OF_ROWS = sa.text(f"SELECT DISTINCT sender_id FROM {TABLE} WHERE id IN :ids").bindparams(
+    sa.bindparam("ids", expanding=True)
+)
+
+
+def _batches(items: Sequence[Any], size: int = REBUILD_BATCH) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def rebuild(connection: Connection, senders: Sequence[str]) -> int:
+    """Recompute these conversations' summaries from their stored events (in the caller's
+    transaction); a sender without events loses its summary. Returns the conversations summarised."""
+    done = 0
+    for batch in _batches(list(senders)):
+        # Delete first: on SQLite that takes the write lock, so no save slips in between the
+        # read below and the write (on PostgreSQL a save waits for the deleted row's lock).
+        summary.delete(connection, batch)
+        rows = connection.execute(_EVENTS_OF, {"senders": list(batch)})
+        summaries, side = [], summary.SideRows()
+        for sender, events in itertools.groupby(rows, key=lambda row: row[0]):
+            one = summary.Summary(sender)
+            summary.fold(
+                one,
+                (
+                    {"type_name": kind, "timestamp": at, "action_name": action, "event": json.loads(data)}
+                    for _, kind, at, action, data in events
+                ),
+                side,
+            )
+            summaries.append(one)
+        summary.write(connection, summaries, side)
+        done += len(summaries)
+    return done
+
+
+def record_saved(
+    connection: Connection, sender_id: str, rows: Sequence[Mapping[str, Any]], first: bool = False
+) -> None:
+    """Fold the events a save just inserted (`event_row()` rows with `event`, the masked dict)
+    into their conversation's summary, in the save's transaction. `first`: nothing of the
+    conversation was stored before these rows. A conversation stored before the summaries
+    existed is summarised from all its events."""
+    side = summary.SideRows()
+    if first:  # two or three statements: no summary to read, no event to read back
+        new = summary.Summary(sender_id)
+        summary.fold(new, rows, side)
+        summary.write(connection, [new], side)
+        return
+    current = summary.load(connection, sender_id)
+    if current is None:
+        rebuild(connection, [sender_id])
+        return
+    summary.fold(current, rows, side)
+    summary.update(connection, current, side)
+
+
+def _create_summaries(connection: Connection) -> None:
+    summary.create(connection)
+    if sa.inspect(connection).has_table(TABLE):
+        senders = list(connection.execute(_SENDERS).scalars())
+        if senders:
+            logger.info("summarising %d stored conversations (once, issue #20)", len(senders))
+        rebuild(connection, senders)
+
+
+_summarised: set = set()
+_summarised_lock = threading.Lock()
+
+
+def _sqlite_writer(url: sa.engine.URL) -> Engine:
+    """An engine whose transactions start with BEGIN IMMEDIATE: the check that the summaries are
+    missing, their creation and their filling happen under one write lock (pysqlite on its own
+    would start the transaction at the first insert only)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"timeout": 60}, future=True)
+
+    def connect(dbapi_connection, record) -> None:  # noqa: ANN001
+        sqlite_pragmas(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
+
+    sa.event.listen(engine, "connect", connect)
+    sa.event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+    return engine
+
+
+def ensure_summaries(engine: Engine) -> None:
+    """Create the summary tables of this conversation log and fill them from the stored events,
+    if that was not done yet (an install upgraded to issue #20). Safe from several processes at
+    once: one creates and fills, in one transaction, while the others wait for it."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key in _summarised:
+        return
+    with _summarised_lock:
+        if key in _summarised:
+            return
+        with engine.connect() as connection:  # the usual case: a read, no lock
+            if not summary.missing(connection):
+                _summarised.add(key)
+                return
+        in_memory = engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+        if engine.dialect.name == "sqlite" and not in_memory:
+            writer = _sqlite_writer(engine.url)
+            try:
+                with writer.begin() as connection:
+                    if summary.missing(connection):
+                        _create_summaries(connection)
+            finally:
+                writer.dispose()
+        else:
+            with engine.begin() as connection:
+                if summary.missing(connection):
+                    if engine.dialect.name == "postgresql":
+                        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SUMMARY_LOCK_ID})
+                    if summary.missing(connection):
+                        _create_summaries(connection)
+        _summarised.add(key)
+
 
 # --- Console: list filters -------------------------------------------------------------------
 def _parse_date(value: Optional[str]) -> Optional[float]:
@@ -104,8 +226,8 @@ def _parse_float(value: Optional[str]) -> Optional[float]:
 class ConversationFilters:
     """The console's list filters, read from URL arguments (names are the console's French ones).
 
-    Each filter becomes an SQL clause with bound parameters; nothing from the URL is ever
-    pasted into SQL text."""
+    Each filter becomes an SQL clause on the conversation summaries, with bound parameters;
+    nothing from the URL is ever pasted into SQL text."""
 
     start: Optional[float] = None  # du=YYYY-MM-DD: last activity on or after
     end: Optional[float] = None  # au=YYYY-MM-DD: last activity on or before that day
@@ -131,45 +253,43 @@ class ConversationFilters:
             after=parse_cursor(args.get("apres")),
         )
 
-    def clauses(self, confidence_sql: str) -> Tuple[List[str], List[str], Dict[str, Any]]:
-        """(WHERE clauses, HAVING clauses, parameters)."""
+    def clauses(self, dialect: str, dense_text: bool = False) -> Optional[Tuple[List[str], Dict[str, Any]]]:
+        """(WHERE clauses on `conversation_summaries`, parameters); None when nothing can match
+        (a text search without a word to look for). `dense_text`: the searched words are in
+        many conversations (conversations.summary.TextSearch)."""
         where: List[str] = []
-        having: List[str] = []
         params: Dict[str, Any] = {}
         if self.start is not None:
-            having.append("max(timestamp) >= :start")
+            where.append("last_at >= :start")
             params["start"] = self.start
         if self.end is not None:
-            having.append("max(timestamp) < :end")
+            where.append("last_at < :end")
             params["end"] = self.end + 86400
+        # The same conditions as the partial indexes of storage.schema, so that they are used.
         if self.with_fallback:
-            where.append(
-                f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'bot' AND data LIKE :fallback)"
-            )
-            params["fallback"] = FALLBACK_PATTERN
+            where.append("fallbacks > 0")
         if self.with_hesitation:
-            where.append(
-                f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'bot' AND data LIKE :ambiguous)"
-            )
-            params["ambiguous"] = AMBIGUOUS_PATTERN
+            where.append("hesitations > 0")
         if self.with_request_form:
-            where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE action_name LIKE :form)")
-            params["form"] = "%" + FORM_ACTION_SUFFIX
+            where.append("forms > 0")
         if self.fact_id:
-            where.append(f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'slot' AND data LIKE :fact)")
-            params["fact"] = _slot_pattern(FACT_SLOT, self.fact_id)
+            # SQLite: the fact's conversations once, then the index newest first (no sort of them all).
+            column = "+sender_id" if dialect == "sqlite" else "sender_id"
+            where.append(f"{column} IN (SELECT sender_id FROM {conversation_facts.name} WHERE fact_id = :fact)")
+            params["fact"] = self.fact_id
         if self.text:
-            where.append(
-                f"sender_id IN (SELECT sender_id FROM {TABLE} WHERE type_name = 'user' AND lower(data) LIKE :q)"
-            )
-            params["q"] = "%" + json.dumps(self.text.lower())[1:-1] + "%"
+            search = summary.TextSearch(dialect, self.text)
+            if not search:
+                return None
+            where.append(search.clause(dense_text))
+            params.update(search.params)
         if self.confidence_below is not None:
-            having.append(f"min({confidence_sql}) < :below")
+            where.append("lowest_confidence < :below")
             params["below"] = self.confidence_below
         if self.after is not None:
-            having.append("(max(timestamp) < :after_ts OR (max(timestamp) = :after_ts AND sender_id < :after_id))")
+            where.append("(last_at, sender_id) < (:after_ts, :after_id)")
             params.update(after_ts=self.after[0], after_id=self.after[1])
-        return where, having, params
+        return where, params
 
 
 def parse_cursor(value: Optional[str]) -> Optional[Tuple[float, str]]:
@@ -217,7 +337,7 @@ class Dashboard:
 
 
 class ConversationLog:
-    """Read and purge the conversation log of one tracker-store database."""
+    """Read, rewrite and purge the conversation log of one tracker-store database."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = engine_for(url)
@@ -225,38 +345,44 @@ class ConversationLog:
     def exists(self) -> bool:
         return sa.inspect(self.engine).has_table(TABLE)
 
-    def _confidence_sql(self) -> str:
-        """The NLU confidence of a user event, extracted from its JSON in the database's dialect."""
-        if self.engine.dialect.name == "postgresql":
-            return (
-                "CASE WHEN type_name = 'user' THEN "
-                "CAST(CAST(data AS json)->'parse_data'->'intent'->>'confidence' AS float) END"
-            )
-        return (
-            "CASE WHEN type_name = 'user' THEN CAST(json_extract(data, '$.parse_data.intent.confidence') AS REAL) END"
+    def _ready(self) -> bool:
+        """Whether conversations are stored; their summaries are made ready first."""
+        if not self.exists():  # no conversation yet: Rasa creates the table on its first start
+            return False
+        ensure_summaries(self.engine)
+        return True
+
+    def _dense_text(self, filters: ConversationFilters) -> bool:
+        search = summary.TextSearch(self.engine.dialect.name, filters.text)
+        density = search.density() if search else None
+        if density is None:
+            return False
+        with self.engine.connect() as connection:
+            found = connection.execute(sa.text(density), search.params).scalar() or 0
+        return found >= summary.DENSE_SEARCH_CONVERSATIONS
+
+    def list_query(self, filters: ConversationFilters, page_size: int = 50) -> Optional[Tuple[str, Dict[str, Any]]]:
+        """(SQL, parameters) of a list page, newest first; None when nothing can match."""
+        clauses = filters.clauses(self.engine.dialect.name, self._dense_text(filters))
+        if clauses is None:
+            return None
+        where, params = clauses
+        sql = (
+            "SELECT sender_id, first_at AS started, last_at AS last, turns, fallbacks, forms, lowest_confidence "
+            f"FROM {SUMMARIES}"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY last_at DESC, sender_id DESC LIMIT {int(page_size) + 1}"
         )
+        return sql, params
 
     def list(self, filters: ConversationFilters, page_size: int = 50) -> ConversationPage:
-        """Conversations by last activity, newest first, with keyset pagination."""
-        if not self.exists():  # no conversation yet: Rasa creates the table on its first start
+        """Conversations by last activity, newest first, with keyset pagination: each page reads
+        its own rows of the summaries' (last_at, sender_id) index, however deep it is."""
+        query = self.list_query(filters, page_size) if self._ready() else None
+        if query is None:
             return ConversationPage([], None)
-        confidence = self._confidence_sql()
-        where, having, params = filters.clauses(confidence)
-        sql = (
-            "SELECT sender_id, min(timestamp) AS started, max(timestamp) AS last, "
-            "sum(CASE WHEN type_name = 'user' THEN 1 ELSE 0 END) AS turns, "
-            "sum(CASE WHEN type_name = 'bot' AND data LIKE :fallback_any THEN 1 ELSE 0 END) AS fallbacks, "
-            "sum(CASE WHEN action_name LIKE :form_any THEN 1 ELSE 0 END) AS forms, "
-            f"min({confidence}) AS lowest_confidence "
-            f"FROM {TABLE}"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " GROUP BY sender_id"
-            + (" HAVING " + " AND ".join(having) if having else "")
-            + f" ORDER BY last DESC, sender_id DESC LIMIT {int(page_size) + 1}"
-        )
-        params.update(fallback_any=FALLBACK_PATTERN, form_any="%" + FORM_ACTION_SUFFIX)
         with self.engine.connect() as connection:
-            rows = [dict(r) for r in connection.execute(sa.text(sql), params).mappings()]
+            rows = [dict(r) for r in connection.execute(sa.text(query[0]), query[1]).mappings()]
         more = len(rows) > page_size
         rows = rows[:page_size]
         facts = self.facts_answered([r["sender_id"] for r in rows])
@@ -269,16 +395,13 @@ class ConversationLog:
     def facts_answered(self, senders: List[str]) -> Dict[str, set]:
         if not senders:
             return {}
-        query = sa.text(
-            f"SELECT sender_id, data FROM {TABLE} WHERE type_name = 'slot' AND sender_id IN :senders "
-            "AND data LIKE :slot"
-        ).bindparams(sa.bindparam("senders", expanding=True))
-        result: Dict[str, set] = defaultdict(set)
+        query = sa.select(conversation_facts.c.sender_id, conversation_facts.c.fact_id).where(
+            conversation_facts.c.sender_id.in_(senders)
+        )
+        result: Dict[str, set] = {}
         with self.engine.connect() as connection:
-            for sender, data in connection.execute(query, {"senders": senders, "slot": _slot_pattern(FACT_SLOT)}):
-                value = json.loads(data).get("value")
-                if value:
-                    result[sender].add(value)
+            for sender, fact_id in connection.execute(query):
+                result.setdefault(sender, set()).add(fact_id)
         return result
 
     def events(self, sender_id: str) -> List[Tuple[int, Dict[str, Any]]]:
@@ -333,65 +456,55 @@ class ConversationLog:
                 asked = asked or custom.get("fallback") == "ambiguous"
         return turns
 
+    def dashboard_queries(self, since: float) -> Dict[str, Tuple[str, Dict[str, Any]]]:
+        """The dashboard's statements over the summaries: (SQL, parameters) by name."""
+        day = (
+            "CAST(floor(first_at / 86400) AS integer)"
+            if self.engine.dialect.name == "postgresql"
+            else "CAST(first_at / 86400 AS INTEGER)"
+        )
+        window = {"since": since}
+        return {
+            "per_day": (
+                f"SELECT {day} AS day, count(*) AS started, sum(CASE WHEN fallbacks > 0 THEN 1 ELSE 0 END) "
+                f"AS with_fallback FROM {SUMMARIES} WHERE first_at >= :since GROUP BY {day} ORDER BY day",
+                window,
+            ),
+            "facts": (
+                f"SELECT fact_id, count(*) AS n FROM {conversation_facts.name}"
+                # SQLite would rather read the fact index in order than sort: six times slower.
+                + (" INDEXED BY ix_conversation_facts_at" if self.engine.dialect.name == "sqlite" else "")
+                + " WHERE at >= :since "
+                "GROUP BY fact_id ORDER BY n DESC, fact_id LIMIT 10",
+                window,
+            ),
+            # A fallback counts its question when both are in the period (as the events were).
+            "unanswered": (
+                f"SELECT question, count(*) AS n FROM {conversation_fallbacks.name} WHERE at >= :since "
+                "AND question_at >= :since AND question IS NOT NULL GROUP BY question "
+                "ORDER BY n DESC, question LIMIT 10",
+                window,
+            ),
+        }
+
     def dashboard(self, days: int, now: Optional[float] = None) -> Dashboard:
-        if not self.exists():  # a console started before any conversation was stored
+        """Conversations started in the last `days` days (and those with a fallback) per day,
+        facts given and questions left unanswered in that period."""
+        if not self._ready():  # a console started before any conversation was stored
             return Dashboard(0, [], [], 0)
         since = (time.time() if now is None else now) - days * 86400
+        queries = self.dashboard_queries(since)
         with self.engine.connect() as connection:
-            starts = connection.execute(
-                sa.text(
-                    f"SELECT sender_id, min(timestamp) FROM {TABLE} GROUP BY sender_id HAVING min(timestamp) >= :since"
-                ),
-                {"since": since},
-            ).all()
-            fallback_senders = set(
-                connection.execute(
-                    sa.text(
-                        f"SELECT DISTINCT sender_id FROM {TABLE} WHERE type_name = 'bot' AND timestamp >= :since AND data LIKE :f"
-                    ),
-                    {"since": since, "f": FALLBACK_PATTERN},
-                ).scalars()
-            )
-            fact_rows = (
-                connection.execute(
-                    sa.text(
-                        f"SELECT data FROM {TABLE} WHERE type_name = 'slot' AND timestamp >= :since AND data LIKE :s"
-                    ),
-                    {"since": since, "s": _slot_pattern(FACT_SLOT)},
-                )
-                .scalars()
-                .all()
-            )
-            recent = connection.execute(
-                sa.text(
-                    f"SELECT sender_id, type_name, data FROM {TABLE} WHERE timestamp >= :since "
-                    "AND type_name IN ('user', 'bot') ORDER BY sender_id, id"
-                ),
-                {"since": since},
-            ).all()
-        per_day: Dict[str, List[str]] = defaultdict(list)
-        for sender, started in starts:
-            per_day[dt.datetime.fromtimestamp(started, dt.timezone.utc).date().isoformat()].append(sender)
-        ordered = sorted(per_day.items())
-        facts = Counter(json.loads(d).get("value") for d in fact_rows)
-        facts.pop(None, None)
-        unanswered: Counter = Counter()
-        last_user: Dict[str, str] = {}
-        for sender, kind, data in recent:
-            event = json.loads(data)
-            if kind == "user":
-                last_user[sender] = (event.get("text") or "").strip().lower()
-            elif ((event.get("data") or {}).get("custom") or {}).get("fallback") and last_user.get(sender):
-                unanswered[last_user.pop(sender)] += 1
+            results = {name: connection.execute(sa.text(sql), params).all() for name, (sql, params) in queries.items()}
+        epoch = dt.date(1970, 1, 1)
+        per_day = [((epoch + dt.timedelta(days=int(d))).isoformat(), n, int(f)) for d, n, f in results["per_day"]]
         return Dashboard(
-            total=len(starts),
-            conversations_per_day=[(day[5:], len(s)) for day, s in ordered],
-            fallback_rate_per_day=[
-                (day[5:], round(100 * sum(x in fallback_senders for x in s) / len(s))) for day, s in ordered
-            ],
-            fallback_total=len(fallback_senders & {s for s, _ in starts}),
-            facts=facts.most_common(10),
-            unanswered=unanswered.most_common(10),
+            total=sum(n for _, n, _ in per_day),
+            conversations_per_day=[(day[5:], n) for day, n, _ in per_day],
+            fallback_rate_per_day=[(day[5:], round(100 * f / n)) for day, n, f in per_day],
+            fallback_total=sum(f for _, _, f in per_day),
+            facts=[(fact, n) for fact, n in results["facts"]],
+            unanswered=[(text, n) for text, n in results["unanswered"]],
         )
 
     def user_events_after(self, last_id: int, limit: int) -> List[Tuple[int, Dict[str, Any]]]:
@@ -404,25 +517,53 @@ class ConversationLog:
         return [(row_id, json.loads(data)) for row_id, data in rows]
 
     def replace_events(self, events: Mapping[int, Mapping[str, Any]]) -> None:
-        """Rewrite the stored JSON of the given rows, in one transaction."""
-        if not events:
+        """Rewrite the stored JSON of the given rows and the summaries of their conversations
+        (the searched texts with them), in one transaction."""
+        if not events or not self._ready():
             return
         update = sa.text(f"UPDATE {TABLE} SET data = :data WHERE id = :id")
         with self.engine.begin() as connection:
             connection.execute(update, [{"id": row_id, "data": event_json(e)} for row_id, e in events.items()])
+            senders = set()
+            for ids in _batches(list(events)):
+                senders.update(connection.execute(_SENDERS_OF_ROWS, {"ids": list(ids)}).scalars())
+            rebuild(connection, sorted(senders))
 
     def purge(self, cutoff: float) -> Tuple[int, int]:
-        """Delete whole conversations whose last event is older than `cutoff` (epoch seconds).
-        Returns (conversations, events) deleted."""
-        if not self.exists():
+        """Delete whole conversations whose last event is older than `cutoff` (epoch seconds),
+        with their summaries and searchable texts. Returns (conversations, events) deleted."""
+        if not self._ready():
             return 0, 0
         events = 0
         with self.engine.begin() as connection:
             stale = sa.text(f"SELECT sender_id FROM {TABLE} GROUP BY sender_id HAVING max(timestamp) < :cutoff")
             senders = [row[0] for row in connection.execute(stale, {"cutoff": cutoff})]
+            # Summaries left without events (none, unless rows were deleted by hand) go too.
+            orphans = sa.select(conversation_summaries.c.sender_id).where(conversation_summaries.c.last_at < cutoff)
+            every = sorted(set(senders) | set(connection.execute(orphans).scalars()))
             delete = sa.text(f"DELETE FROM {TABLE} WHERE sender_id IN :senders").bindparams(
                 sa.bindparam("senders", expanding=True)
             )
-            for start in range(0, len(senders), 500):
-                events += connection.execute(delete, {"senders": senders[start : start + 500]}).rowcount
+            for batch in _batches(every):
+                events += connection.execute(delete, {"senders": list(batch)}).rowcount
+                summary.delete(connection, batch)
         return len(senders), events
+
+    def rebuild_summaries(self, batch: int = REBUILD_BATCH) -> int:
+        """Recompute every summary from the stored events (`python -m conversations.summary`),
+        one transaction per `batch` conversations so that the assistant keeps saving meanwhile."""
+        if not self.exists():
+            return 0
+        with self.engine.connect() as connection:
+            fresh = summary.missing(connection)
+        ensure_summaries(self.engine)
+        with self.engine.connect() as connection:
+            if fresh:  # just created from the stored events: nothing to do twice
+                return connection.execute(sa.select(sa.func.count()).select_from(conversation_summaries)).scalar()
+            senders = set(connection.execute(_SENDERS).scalars())
+            senders |= set(connection.execute(sa.select(conversation_summaries.c.sender_id)).scalars())
+        done = 0
+        for chunk in _batches(sorted(senders), batch):
+            with self.engine.begin() as connection:
+                done += rebuild(connection, chunk)
+        return done

@@ -2,7 +2,8 @@
 
 Conversations stored before free-text masking (names, addresses, health conditions typed
 anywhere, issue #19) may hold such data in clear. This command reads citizens' messages in
-batches, masks them as the tracker store now does, and rewrites only the rows that change.
+batches, masks them as the tracker store now does, and rewrites only the rows that change,
+with the summaries and searchable texts of their conversations (conversations.summary).
 
 - Idempotent: masked text stays as it is when masked again.
 - Batch-wise: one transaction per batch (``--batch``, default 500 rows).

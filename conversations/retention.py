@@ -1,7 +1,8 @@
 """Purge conversation logs older than the retention period (``make purge``).
 
 Deletes whole conversations whose last event is older than CONVERSATION_RETENTION_DAYS
-(default 90) from Rasa's tracker store, and abandoned request drafts older than
+(default 90) from Rasa's tracker store, with their summaries and searchable texts
+(conversations.summary), and abandoned request drafts older than
 DRAFT_RETENTION_DAYS (default 7). Stored requests and their audit trail are never touched.
 Safe to run as a scheduled job (cron, systemd timer, Kubernetes CronJob).
 """

@@ -14,7 +14,7 @@ import itertools
 import json
 import logging
 import threading
-from typing import Any, Iterable, List, Optional, Set, Text
+from typing import Any, Iterable, List, Optional, Set, Text, Tuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401 - sa.orm.session
@@ -126,6 +126,9 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = _engine(url)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        # The console's per-conversation summaries (conversations.summary): created, and filled
+        # from the conversations stored before them, once, before the first save.
+        conversation_log.ensure_summaries(self.engine)
         # Masking names needs spaCy's NER; load it now, in the background, not on a citizen's turn.
         threading.Thread(target=_warm_up_masking, name="masking-warm-up", daemon=True).start()
 
@@ -137,11 +140,14 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             conversation_log.SESSION_START, {"sender_id": sender_id, "type_name": SessionStarted.type_name}
         ).scalar()
 
-    def _stored_event_count(self, session: Any, sender_id: Text) -> int:
+    def _stored_event_count(self, session: Any, sender_id: Text) -> Tuple[int, bool]:
+        """(events of the latest session stored, whether the conversation has none stored at all)."""
         since = self._latest_session_start(session, sender_id)
         if since is None:
-            return session.execute(conversation_log.COUNT, {"sender_id": sender_id}).scalar() or 0
-        return session.execute(conversation_log.COUNT_SINCE, {"sender_id": sender_id, "since": since}).scalar() or 0
+            stored = session.execute(conversation_log.COUNT, {"sender_id": sender_id}).scalar() or 0
+            return stored, stored == 0
+        stored = session.execute(conversation_log.COUNT_SINCE, {"sender_id": sender_id, "since": since}).scalar() or 0
+        return stored, False
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         """Same result as Rasa's: the latest session's events (or all), in storage order."""
@@ -158,12 +164,14 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
 
-    def _new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
+    def _new_events(self, session: Any, tracker: DialogueStateTracker) -> Tuple[List[Event], bool]:
+        """(events not stored yet, whether they are the conversation's first)."""
         if rasa_speedups.enabled():
-            stored = self._stored_event_count(session, tracker.sender_id)
+            stored, first = self._stored_event_count(session, tracker.sender_id)
         else:
             stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-        return list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            first = False  # not known: the summary is then computed from all the stored events
+        return list(itertools.islice(tracker.events, stored, len(tracker.events))), first
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publishing happens in `save`, with the masked events."""
@@ -188,7 +196,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         )
         with self.session_scope() as session:
             rows, records = [], []
-            new_events = self._new_events(session, tracker)
+            new_events, first = self._new_events(session, tracker)
             for event in new_events:
                 data = mask_event_dict(event.as_dict(), known)
                 rows.append(data)
@@ -196,6 +204,14 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             if records:
                 # One multi-row insert, without the ORM's unit of work (a third of a save's time).
                 session.execute(self.SQLEvent.__table__.insert(), records)
+                # The conversation's summary, in the same transaction: the console never lists
+                # events its summary does not count.
+                conversation_log.record_saved(
+                    session.connection(),
+                    tracker.sender_id,
+                    [{**record, "event": data} for record, data in zip(records, rows, strict=True)],
+                    first=first,
+                )
             session.commit()
         rasa_metrics.observe_saved_events(tracker, new_events, self.domain)  # fallbacks, forms (metrics/)
         if self.event_broker is not None:

@@ -1,2 +1,2 @@
-"""The application database: its schema (the only place that declares a table) and the
-engine and migrations (`python -m storage.database`)."""
+"""The schema of both databases (the only place that declares a table), and the application
+database's engine and migrations (`python -m storage.database`)."""

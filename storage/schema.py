@@ -1,10 +1,14 @@
-"""The application database's schema: every table of the application database is declared here.
+"""Every table this project declares, in its two databases.
 
-Alembic (migrations/env.py) compares migrations against this metadata, and a test checks that
-the migrated database matches it. Modules read and write these tables through the functions
-of their owner: requests (gdpr.requests), operator accounts (console.accounts), reviews
-(console.reviews). Rasa's own `events` table lives in the conversation log database and is
-never declared here (SPEC §2: no two components create a table of the same name).
+`metadata`: the application database. Alembic (migrations/env.py) compares migrations against
+it, and a test checks that the migrated database matches it. Modules read and write these
+tables through the functions of their owner: requests (gdpr.requests), operator accounts
+(console.accounts), reviews (console.reviews).
+
+`conversation_log_metadata`: the tables kept beside Rasa's `events` table in the conversation
+log database (TRACKER_STORE_URL), owned by conversations.log and conversations.summary. Rasa's
+`events` table itself is never declared here (SPEC §2: no two components create a table of the
+same name).
 """
 
 import sqlalchemy as sa
@@ -214,3 +218,106 @@ team_message_events = sa.Table(
     sa.Column("operator", sa.String(100), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+# --- The conversation log database: per-conversation summaries beside Rasa's `events` -----------
+# Written by the tracker store in the transaction that stores the events they summarise, so the
+# console lists, filters and counts conversations without aggregating every event (issue #20).
+# Created, and filled from the stored events, by conversations.summary.ensure_tables (the tracker
+# store's start or the console's first read); `python -m conversations.summary` rebuilds them.
+# Only masked data, as in `events`.
+conversation_log_metadata = sa.MetaData()
+
+conversation_summaries = sa.Table(
+    "conversation_summaries",
+    conversation_log_metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("first_at", sa.Float),  # epoch seconds of the first and the latest event
+    sa.Column("last_at", sa.Float),
+    sa.Column("turns", sa.Integer, nullable=False, server_default="0"),  # citizen messages
+    sa.Column("fallbacks", sa.Integer, nullable=False, server_default="0"),  # replies with custom.fallback
+    sa.Column("fallback_reason", sa.String(40)),  # the latest fallback's reason
+    sa.Column("hesitations", sa.Integer, nullable=False, server_default="0"),  # « Vouliez-vous dire… ? »
+    sa.Column("forms", sa.Integer, nullable=False, server_default="0"),  # request form events
+    sa.Column("lowest_confidence", sa.Float),  # lowest NLU intent confidence of a citizen message
+    # The latest citizen message no fallback has followed yet (stripped, lower case, masked), so
+    # that a fallback in a later save still knows which question it left unanswered.
+    sa.Column("pending_question", sa.Text),
+    sa.Column("pending_at", sa.Float),
+    # Newest first, keyset pagination, date filters; the confidence filter reads the index only.
+    sa.Index("ix_conversation_summaries_last", "last_at", "sender_id", "lowest_confidence"),
+    # The dashboard: conversations started per day, with or without a fallback (covering).
+    sa.Index("ix_conversation_summaries_first", "first_at", "fallbacks"),
+    # The list filters that keep a small share of conversations: newest first among them only.
+    *(
+        sa.Index(
+            f"ix_conversation_summaries_{column}",
+            "last_at",
+            "sender_id",
+            postgresql_where=sa.text(f"{column} > 0"),
+            sqlite_where=sa.text(f"{column} > 0"),
+        )
+        for column in ("fallbacks", "hesitations", "forms")
+    ),
+)
+
+# One row per fact given (each `last_fact_id` slot event): the fact filter, the facts of a listed
+# conversation, and the dashboard's « faits donnés » over any period.
+conversation_facts = sa.Table(
+    "conversation_facts",
+    conversation_log_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("fact_id", sa.String(100), nullable=False),
+    sa.Column("at", sa.Float),
+    sa.Index("ix_conversation_facts_fact", "fact_id", "sender_id"),
+    sa.Index("ix_conversation_facts_at", "at", "fact_id"),
+)
+
+# One row per fallback reply, with the citizen's message it left unanswered (masked, lower case;
+# NULL when a fallback already answered that message): the dashboard's « questions sans réponse ».
+conversation_fallbacks = sa.Table(
+    "conversation_fallbacks",
+    conversation_log_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("at", sa.Float),
+    sa.Column("reason", sa.String(40)),
+    sa.Column("question", sa.Text),
+    sa.Column("question_at", sa.Float),
+    sa.Index("ix_conversation_fallbacks_at", "at"),
+)
+
+# The masked text of every citizen message, for the console's text search: a GIN index over its
+# French tsvector on PostgreSQL, an FTS5 index (external content, kept by triggers) on SQLite.
+conversation_texts = sa.Table(
+    "conversation_texts",
+    conversation_log_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+CONVERSATION_TEXTS_FTS = "conversation_texts_fts"  # SQLite only
+TEXT_SEARCH_CONFIGURATION = "french"  # PostgreSQL only
+sa.event.listen(
+    conversation_texts,
+    "after_create",
+    sa.DDL(
+        "CREATE INDEX ix_conversation_texts_search ON conversation_texts "
+        f"USING gin (to_tsvector('{TEXT_SEARCH_CONFIGURATION}', text))"
+    ).execute_if(dialect="postgresql"),
+)
+for _statement in (
+    f"CREATE VIRTUAL TABLE {CONVERSATION_TEXTS_FTS} USING fts5(text, content='conversation_texts', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    f"CREATE TRIGGER conversation_texts_ai AFTER INSERT ON conversation_texts BEGIN "
+    f"INSERT INTO {CONVERSATION_TEXTS_FTS}(rowid, text) VALUES (new.id, new.text); END",
+    f"CREATE TRIGGER conversation_texts_ad AFTER DELETE ON conversation_texts BEGIN "
+    f"INSERT INTO {CONVERSATION_TEXTS_FTS}({CONVERSATION_TEXTS_FTS}, rowid, text) "
+    "VALUES ('delete', old.id, old.text); END",
+    f"CREATE TRIGGER conversation_texts_au AFTER UPDATE ON conversation_texts BEGIN "
+    f"INSERT INTO {CONVERSATION_TEXTS_FTS}({CONVERSATION_TEXTS_FTS}, rowid, text) "
+    "VALUES ('delete', old.id, old.text); "
+    f"INSERT INTO {CONVERSATION_TEXTS_FTS}(rowid, text) VALUES (new.id, new.text); END",
+):
+    sa.event.listen(conversation_texts, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
