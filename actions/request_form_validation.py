@@ -147,7 +147,8 @@ class ValidateRequestForm(EmailCodeStep, FormValidationAction):
     async def required_slots(self, domain_slots, dispatcher, tracker, domain):
         """The domain's slots without those the law does not require for the data concerned
         (Rasa SDK asks for the next missing one of this list, then ends the form)."""
-        skipped = KIND_BY_FORM[self.FORM].fields_not_asked(tracker.get_slot("data_scope"))
+        kind = KIND_BY_FORM.get(self.FORM)  # None for a form that is not a request (a message to the team)
+        skipped = kind.fields_not_asked(tracker.get_slot("data_scope")) if kind else ()
         return [s for s in domain_slots if s not in skipped]
 
     # Extraction: the typed text answers the requested slot unless it is a digression.

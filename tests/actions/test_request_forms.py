@@ -487,3 +487,14 @@ def test_a_research_project_objection_is_not_recorded_without_its_reason(app_dat
     complete_draft(app_database, tracker.sender_id, kind="objection", scope="hdh_project")
     run(ActionSubmitRequest(), tracker)
     assert app_database.count() == 0
+
+
+def test_a_message_to_the_team_keeps_every_step_of_its_form():
+    """The fields skipped for a scope belong to request kinds; the contact form has none to skip."""
+    from actions.contact_team import FORM, ValidateContactTeamForm
+
+    steps = DOMAIN["forms"][FORM]["required_slots"]
+    tracker = form_tracker(FORM, steps[0], "ma question")
+    assert (
+        asyncio.run(ValidateContactTeamForm().required_slots(steps, CollectingDispatcher(), tracker, DOMAIN)) == steps
+    )
