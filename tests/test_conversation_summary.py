@@ -9,7 +9,6 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -28,19 +27,8 @@ from storage.schema import (
     conversation_summaries,
     conversation_texts,
 )
+from tests.test_tracker_store import DOMAIN  # the same two slots: a personal one and a fact
 
-DOMAIN = Domain.from_yaml(
-    """
-version: "3.1"
-slots:
-  last_name:
-    type: text
-    mappings: [{type: from_text}]
-  last_fact_id:
-    type: text
-    mappings: [{type: custom}]
-"""
-)
 T0 = 1_790_000_000.0
 INSERT_EVENTS = sa.text(
     "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
