@@ -115,7 +115,9 @@ def serving_section(s) -> list:
         "restent actifs).",
         "",
         "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
-        "citoyen ; l'effet de conversations plus longues est mesuré plus bas).",
+        "citoyen ; l'effet de conversations plus longues est mesuré plus bas). Messages envoyés : les 9 de "
+        "`bench/serving.py` (`QUESTIONS` : salutation, sept questions courtes, remerciement), en boucle ; "
+        "puis, plus bas, les 180 questions réelles de `tests/nlu/real.yml`, plus longues.",
         "",
         "Latence séquentielle (ms, 150 messages) :",
         "",
@@ -154,9 +156,24 @@ def serving_section(s) -> list:
         "",
         "Débit de la pile complète rapporté à celui de Rasa simple, par niveau de charge : " + ", ".join(ratios) + ".",
         "",
-        "![Débit et latence](benchmarks/serving.png)",
-        "",
     ]
+    if "full_real" in s and "plain_real" in s:
+        full_real, plain_real = s["full_real"], s["plain_real"]
+        lines += [
+            "Sur les 180 questions réelles (`tests/nlu/real.yml`), dans le même lancement :",
+            "",
+            "| système | séquentiel p50 (ms) | séquentiel p95 (ms) | 10 conversations : messages/s | p95 (ms) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, real in (("Pile complète", full_real), ("Rasa simple", plain_real)):
+            load = real["levels"][10]
+            lines.append(
+                f"| {name} | {real['sequential'].p(50):.0f} | {real['sequential'].p(95):.0f} | "
+                f"{load.throughput:.1f} | {load.p(95):.0f} |"
+            )
+        ratio = full_real["levels"][10].throughput / plain_real["levels"][10].throughput
+        lines += ["", f"Débit rapporté à celui de Rasa simple sur ces questions : {ratio:.2f}×.", ""]
+    lines += ["![Débit et latence](benchmarks/serving.png)", ""]
     return lines
 
 

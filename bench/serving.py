@@ -86,14 +86,21 @@ def say(session: requests.Session, url: str, sender: str, text: str) -> bool:
     return response.status_code == 200 and bool(response.json())
 
 
-def sequential(url: str, count: int = 150) -> Load:
+def real_question_texts() -> List[str]:
+    """The frozen real-questions test set's texts (tests/nlu/real.yml): longer, as citizens write."""
+    from training.evaluation import load_examples
+
+    return [e.text for e in load_examples(PROJECT_ROOT / "tests" / "nlu" / "real.yml")]
+
+
+def sequential(url: str, count: int = 150, texts: List[str] = QUESTIONS) -> Load:
     session = requests.Session()
     run = uuid.uuid4().hex[:8]
     load = Load(1, 0, 0.0)
     started = time.monotonic()
     for i in range(count):
         t0 = time.monotonic()
-        ok = say(session, url, f"seq-{run}-{i // CONVERSATION_LENGTH}", QUESTIONS[i % len(QUESTIONS)])
+        ok = say(session, url, f"seq-{run}-{i // CONVERSATION_LENGTH}", texts[i % len(texts)])
         load.latencies.append(time.monotonic() - t0)
         load.messages += 1
         load.errors += not ok
@@ -101,7 +108,7 @@ def sequential(url: str, count: int = 150) -> Load:
     return load
 
 
-def concurrent(url: str, concurrency: int, duration: float = 15.0) -> Load:
+def concurrent(url: str, concurrency: int, duration: float = 15.0, texts: List[str] = QUESTIONS) -> Load:
     load = Load(concurrency, 0, 0.0)
     lock = threading.Lock()
     deadline = time.monotonic() + duration
@@ -113,7 +120,7 @@ def concurrent(url: str, concurrency: int, duration: float = 15.0) -> Load:
         while time.monotonic() < deadline:
             t0 = time.monotonic()
             try:
-                ok = say(session, url, f"{run}-{i // CONVERSATION_LENGTH}", QUESTIONS[(i + index) % len(QUESTIONS)])
+                ok = say(session, url, f"{run}-{i // CONVERSATION_LENGTH}", texts[(i + index) % len(texts)])
             except requests.RequestException:
                 ok = False
             elapsed = time.monotonic() - t0
@@ -209,8 +216,19 @@ class PlainServer(RasaServer):
         return self
 
 
-def measure(server_url: str, levels=(1, 10, 50), duration: float = 15.0) -> Dict[int, Load]:
-    return {c: concurrent(server_url, c, duration) for c in levels}
+def measure(
+    server_url: str, levels=(1, 10, 50), duration: float = 15.0, texts: List[str] = QUESTIONS
+) -> Dict[int, Load]:
+    return {c: concurrent(server_url, c, duration, texts) for c in levels}
+
+
+def measure_real_questions(server_url: str, duration: float) -> Dict:
+    """The same stack on the real questions' texts: sequential, then 10 conversations."""
+    texts = real_question_texts()
+    return {
+        "sequential": sequential(server_url, len(texts), texts),
+        "levels": measure(server_url, (10,), duration, texts),
+    }
 
 
 def run(workdir: Path, duration: float = 15.0) -> Dict:
@@ -227,6 +245,7 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
     try:
         results["full_sequential"] = sequential(full.url)
         results["full_levels"] = measure(full.url, duration=duration)
+        results["full_real"] = measure_real_questions(full.url, duration)
         results["full_rss_mb"] = rss_mb(full.process.pid)
         results["actions_rss_mb"] = rss_mb(action_server.process.pid)
     finally:
@@ -278,6 +297,7 @@ def run(workdir: Path, duration: float = 15.0) -> Dict:
     try:
         results["plain_sequential"] = sequential(plain.url)
         results["plain_levels"] = measure(plain.url, duration=duration)
+        results["plain_real"] = measure_real_questions(plain.url, duration)
         results["plain_rss_mb"] = rss_mb(plain.process.pid)
     finally:
         plain.stop()
