@@ -246,3 +246,35 @@ def log_format() -> str:
 def contact_answer_days() -> int:
     """« Écrire à l'équipe »: the answer time announced to citizens, in working days."""
     return int(os.environ.get("CONTACT_ANSWER_DAYS", "5"))
+
+
+# --- Console single sign-on (issue #22) -------------------------------------------------
+def oidc_issuer() -> str:
+    """OpenID Connect provider of the console's single sign-on, exactly as its ID tokens name it
+    (ProConnect: `https://PROCONNECT_DOMAIN/api/v2`); its discovery document is read from
+    `<issuer>/.well-known/openid-configuration`. Empty (the default): passwords only."""
+    return os.environ.get("OIDC_ISSUER", "").strip()
+
+
+def oidc_client_id() -> str:
+    return os.environ.get("OIDC_CLIENT_ID", "").strip()
+
+
+def oidc_client_secret() -> str:
+    return os.environ.get("OIDC_CLIENT_SECRET", "")
+
+
+def oidc_scopes() -> str:
+    """Scopes asked at login: `openid` and `email` are needed to find the operator's account."""
+    return " ".join(os.environ.get("OIDC_SCOPES", "openid email").split())
+
+
+def oidc_label() -> str:
+    """The login page's single sign-on button."""
+    return os.environ.get("OIDC_LABEL", "").strip() or "Se connecter avec ProConnect"
+
+
+def oidc_pkce() -> bool:
+    """PKCE (S256) in the authorization code flow; OIDC_PKCE=0 for a provider that refuses the
+    `code_challenge` parameter (state and nonce still bind the login to the browser)."""
+    return os.environ.get("OIDC_PKCE", "1").strip().lower() not in ("0", "false", "no", "off")

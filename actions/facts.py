@@ -69,5 +69,10 @@ class ActionAnswerFact(Action):
                 0, {"title": KINDS[fact.offers_request].offer_title, "payload": f"/request_{fact.offers_request}"}
             )
         payload = {**fact.payload(), "feedback": feedback_offer(fact.id, new_answer_id())}
-        dispatcher.utter_message(text=fact.answer, buttons=buttons, json_message=payload)
+        # An extra keyword of utter_message becomes the bot event's metadata in Rasa
+        # (create_bot_utterance): stored with the event, beside the `model_id` Rasa adds, and not
+        # sent to the citizen's channel, so the reply contract (SPEC §3.2) is unchanged.
+        dispatcher.utter_message(
+            text=fact.answer, buttons=buttons, json_message=payload, catalogue_version=self.catalogue.version
+        )
         return [SlotSet("last_fact_id", fact.id)]

@@ -1,5 +1,5 @@
-"""Operator accounts of the console (argon2-hashed passwords, one role each, role changes audited);
-`make operator NAME=… [ROLE=…]`."""
+"""Operator accounts of the console (argon2-hashed passwords, one role each, role changes audited;
+single sign-on e-mail addresses set by an administrator, audited too); `make operator NAME=… [ROLE=…]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import getpass
 import re
 import sys
+from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
 import sqlalchemy as sa
@@ -16,10 +17,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 import settings
 from console.permissions import ADMIN, DEFAULT_ROLE, REVISEUR, ROLES
 from gdpr.requests import RequestRepository
-from storage.schema import operator_role_changes, operators
+from storage.schema import operator_email_changes, operator_role_changes, operators
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[a-z0-9._-]{3,100}$")
+EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
 MIN_PASSWORD_LENGTH = 12
 COMMAND_LINE = "ligne de commande"  # changed_by of a role set by `make operator`
 # Verified against when the username is unknown, so both cases take the same time.
@@ -134,9 +136,112 @@ def list_operators(repo: RequestRepository) -> List[dict]:
         return [
             dict(row)
             for row in connection.execute(
-                sa.select(operators.c.username, operators.c.role, operators.c.created_at).order_by(operators.c.username)
+                sa.select(
+                    operators.c.username,
+                    operators.c.role,
+                    operators.c.created_at,
+                    operators.c.email,
+                    (operators.c.sso_subject.isnot(None)).label("sso_linked"),
+                ).order_by(operators.c.username)
             ).mappings()
         ]
+
+
+def normal_email(email: Optional[str]) -> Optional[str]:
+    """The address as stored and compared (trimmed, lower case), or None when it is not one."""
+    email = (email or "").strip().lower()
+    return email if len(email) <= 254 and EMAIL.match(email) else None
+
+
+def set_email(repo: RequestRepository, username: str, email: str, changed_by: str) -> bool:
+    """Give the account the professional e-mail address single sign-on finds it by (empty: none).
+    Audited. A new address forgets the provider identity recorded by earlier logins, so only the
+    owner of the new address can sign in, and ends the account's open sessions. False when the
+    address was already this one."""
+    new = normal_email(email) if (email or "").strip() else None
+    if (email or "").strip() and new is None:
+        raise OperatorError("Adresse e-mail non valable.")
+    with repo.engine.begin() as connection:
+        row = connection.execute(sa.select(operators.c.email).where(operators.c.username == username)).first()
+        if row is None:
+            raise OperatorError(f"Aucun compte opérateur ne s'appelle « {username[:100]} ».")
+        if row[0] == new:
+            return False
+        if new is not None:
+            other = connection.execute(
+                sa.select(operators.c.username).where(operators.c.email == new, operators.c.username != username)
+            ).scalar()
+            if other:
+                raise OperatorError(f"Cette adresse est déjà celle du compte « {other} » : une adresse, un compte.")
+        connection.execute(
+            operators.update()
+            .where(operators.c.username == username)
+            .values(email=new, sso_issuer=None, sso_subject=None, session_version=operators.c.session_version + 1)
+        )
+        connection.execute(
+            operator_email_changes.insert().values(
+                operator=username,
+                old_email=row[0],
+                new_email=new,
+                changed_by=changed_by[:100],
+                changed_at=dt.datetime.now(dt.timezone.utc),
+            )
+        )
+    return True
+
+
+def email_changes(repo: RequestRepository, limit: int = 200) -> List[dict]:
+    """The latest single sign-on address changes, newest first."""
+    with repo.engine.connect() as connection:
+        return [
+            dict(row)
+            for row in connection.execute(
+                sa.select(operator_email_changes)
+                .order_by(operator_email_changes.c.changed_at.desc(), operator_email_changes.c.id.desc())
+                .limit(limit)
+            ).mappings()
+        ]
+
+
+@dataclass(frozen=True)
+class SsoMatch:
+    """The account a single sign-on identity opens (`username`), and how it was found: `email`
+    or `sub`; or no account: `unknown`, or `conflict` (the address and the `sub` name two accounts)."""
+
+    username: Optional[str]
+    reason: str
+
+
+def find_sso_operator(repo: RequestRepository, issuer: str, subject: str, email: Optional[str]) -> SsoMatch:
+    """The existing account for an identity the provider vouched for; never creates one.
+
+    By the verified e-mail address first (ProConnect recommends it: its `sub` differs for each
+    identity provider an agent may use), recording the identity (issuer, `sub`) on the account;
+    else by the identity recorded at an earlier login (the provider's address changed). When the
+    address and the identity designate two different accounts, neither opens."""
+    address = normal_email(email)
+    with repo.engine.begin() as connection:
+        by_email = (
+            connection.execute(sa.select(operators.c.username).where(operators.c.email == address)).scalar()
+            if address
+            else None
+        )
+        by_subject = connection.execute(
+            sa.select(operators.c.username).where(operators.c.sso_issuer == issuer, operators.c.sso_subject == subject)
+        ).scalar()
+        if by_email and by_subject and by_email != by_subject:
+            return SsoMatch(None, "conflict")
+        if by_email:
+            if by_subject != by_email:
+                connection.execute(
+                    operators.update()
+                    .where(operators.c.username == by_email)
+                    .values(sso_issuer=issuer, sso_subject=subject)
+                )
+            return SsoMatch(by_email, "email")
+        if by_subject:
+            return SsoMatch(by_subject, "sub")
+    return SsoMatch(None, "unknown")
 
 
 def role_changes(repo: RequestRepository, limit: int = 200) -> List[dict]:

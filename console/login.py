@@ -1,4 +1,5 @@
-"""Login and logout, with a throttle on failed attempts and a cap on concurrent password checks."""
+"""Login and logout, with a throttle on failed attempts and a cap on concurrent password checks;
+single sign-on (OpenID Connect) beside the passwords when it is configured (console.oidc)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from typing import Deque, Dict, List, Optional, Tuple
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 import settings
+from console import oidc
 from console.accounts import authenticate, end_sessions, session_version
 
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("login", __name__)
+blueprint.register_blueprint(oidc.blueprint)  # /connexion/sso…: endpoints console.login.sso.*
 LOGIN_WINDOW_SECONDS = 300
 LOGIN_FREE_ATTEMPTS = 3  # per address and account
 ADDRESS_FREE_ATTEMPTS = 10  # per address, whatever the account: random user names are slowed too
@@ -178,19 +181,31 @@ def safe_return_path(target: str) -> Optional[str]:
     return target
 
 
+def login_page(
+    error: Optional[str] = None, notice: Optional[str] = None, sso_error: Optional[str] = None, status: int = 200
+):
+    """The login page: the password form, and the single sign-on button when it is configured."""
+    return render_template(
+        "console/login.html",
+        error=error,
+        notice=notice,
+        sso_error=sso_error,
+        sso_label=settings.oidc_label() if oidc.configured() else None,
+        next_path=safe_return_path(request.args.get("suivant", "")),
+    ), status
+
+
 @blueprint.route("/connexion", methods=["GET", "POST"])
 def login():
-    error = None
     if request.method == "POST":
         username = request.form.get("identifiant", "").strip().lower()[:100]
         address = request.remote_addr or "?"
         wait = throttle().reserve(address, username)
         if wait:
-            error = f"Trop de tentatives : réessayez dans {wait} secondes."
-            return render_template("console/login.html", error=error), 429
+            return login_page(error=f"Trop de tentatives : réessayez dans {wait} secondes.", status=429)
         if not throttle().checks.acquire(timeout=CHECK_WAIT_SECONDS):
             error = "Le service de connexion est très sollicité : réessayez dans quelques secondes."
-            return render_template("console/login.html", error=error), 429
+            return login_page(error=error, status=429)
         try:
             valid = authenticate(current_app.config["REPOSITORY"], username, request.form.get("mot_de_passe", ""))
         finally:
@@ -203,15 +218,16 @@ def login():
             session["since"] = time.time()
             session.permanent = True
             return redirect(safe_return_path(request.args.get("suivant", "")) or url_for("console.home"))
-        error = "Identifiant ou mot de passe incorrect."
-        return render_template("console/login.html", error=error), 401
-    return render_template("console/login.html", error=error)
+        return login_page(error="Identifiant ou mot de passe incorrect.", status=401)
+    return login_page()
 
 
 @blueprint.post("/deconnexion")
 def logout():
-    """Ends every session of the account: a copied cookie stops working too."""
+    """Ends every session of the account: a copied cookie stops working too. A session opened by
+    single sign-on then goes through the provider's logout, when it has one."""
+    id_token = session.get("sso_id_token")
     if session.get("operator"):
         end_sessions(current_app.config["REPOSITORY"], session["operator"])
     session.clear()
-    return redirect(url_for("console.login.login"))
+    return oidc.logout_redirect(id_token) or redirect(url_for("console.login.login"))

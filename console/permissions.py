@@ -20,7 +20,7 @@ ROLE_DESCRIPTIONS = {
     LECTEUR: "tableau de bord et conversations (masquées), en lecture",
     REVISEUR: "lecteur + revue des conversations, export des corrections, « Faits à revoir »",
     DPO: "lecteur + demandes RGPD et leurs actions, export CSV, « Messages » et leurs réponses",
-    ADMIN: "lecteur + comptes des opérateurs et leurs rôles",
+    ADMIN: "lecteur + comptes des opérateurs, leurs rôles et leurs adresses de connexion unique",
 }
 
 EVERYONE: FrozenSet[str] = frozenset(ROLES)
@@ -28,8 +28,11 @@ REVIEWERS: FrozenSet[str] = frozenset({REVISEUR})
 OFFICERS: FrozenSet[str] = frozenset({DPO})
 ADMINS: FrozenSet[str] = frozenset({ADMIN})
 
-# The login page is the only one open without an operator.
-PUBLIC_ENDPOINTS = frozenset({"console.login.login"})
+# The login pages are the only ones open without an operator: the password form, and single
+# sign-on's start, callback and return from the provider's logout (console.oidc).
+PUBLIC_ENDPOINTS = frozenset(
+    {"console.login.login", "console.login.sso.start", "console.login.sso.callback", "console.login.sso.logged_out"}
+)
 
 PERMISSIONS: Mapping[str, Mapping[str, FrozenSet[str]]] = {
     "console.home": {"GET": EVERYONE},
@@ -57,6 +60,7 @@ PERMISSIONS: Mapping[str, Mapping[str, FrozenSet[str]]] = {
     # Accounts.
     "console.operators.accounts": {"GET": ADMINS},
     "console.operators.change_role": {"POST": ADMINS},
+    "console.operators.change_email": {"POST": ADMINS},
 }
 
 # Where « /console/ » and a login without a return path lead, by role.

@@ -138,6 +138,27 @@ operators = sa.Table(
     sa.Column("session_version", sa.Integer, nullable=False, server_default="1"),
     # lecteur, réviseur, dpo or admin: what the operator may open (console/permissions.py).
     sa.Column("role", sa.String(20), nullable=False, server_default="lecteur"),
+    # Single sign-on (console.oidc): the operator's professional e-mail address, in lower case,
+    # set by an administrator (the provider's verified address finds the account by it), and the
+    # provider's identity (issuer, `sub`) recorded by the account's latest single sign-on, which
+    # still finds it if the provider's address changes. A login never creates an account.
+    sa.Column("email", sa.String(254)),
+    sa.Column("sso_issuer", sa.String(500)),
+    sa.Column("sso_subject", sa.String(255)),
+    sa.Index("uq_operators_email", "email", unique=True),
+    sa.Index("uq_operators_sso_identity", "sso_issuer", "sso_subject", unique=True),
+)
+
+# Who set or removed which operator's single sign-on e-mail address, and when.
+operator_email_changes = sa.Table(
+    "operator_email_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operator", sa.String(100), nullable=False),
+    sa.Column("old_email", sa.String(254)),
+    sa.Column("new_email", sa.String(254)),
+    sa.Column("changed_by", sa.String(100), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # Who gave which role to which operator, and when (old_role is NULL when the account was created).

@@ -7,6 +7,8 @@ verification date, related facts and the example questions that train the NLU.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -132,6 +134,32 @@ class CatalogueError(ValueError):
 @dataclass
 class Catalogue:
     facts: Dict[str, Fact] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """A short name of what the catalogue makes the assistant say, e.g. `2026-12-01.9c41e07a`:
+        the most recent verification date, then the start of a SHA-256 of every fact's answer, title,
+        sources, verification date, related facts and offered request (sorted by id). The same facts
+        give the same version on any machine, whatever the YAML layout; a change of what a citizen
+        reads changes it. The example questions are left out: they shape the model, which has its own
+        id. Carried with each fact answer (actions.facts) and shown by the console's transcripts."""
+        if not self.facts:
+            return ""
+        content = [
+            {
+                "id": fact.id,
+                "title": fact.title,
+                "answer": fact.answer,
+                "sources": [s.as_dict() for s in fact.sources],
+                "verified_on": fact.verified_on.isoformat(),
+                "related": list(fact.related),
+                "offers_request": fact.offers_request,
+            }
+            for fact in sorted(self.facts.values(), key=lambda f: f.id)
+        ]
+        digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+        latest = max(fact.verified_on for fact in self.facts.values())
+        return f"{latest.isoformat()}.{digest[:8]}"
 
     def __contains__(self, fact_id: object) -> bool:
         return fact_id in self.facts
