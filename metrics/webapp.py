@@ -34,7 +34,9 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 FAILED_LOGINS = Counter(
-    "mds_console_failed_logins_total", "Failed console logins: invalid (credentials), throttled, sso (single sign-on refused)", ["reason"]
+    "mds_console_failed_logins_total",
+    "Failed console logins: invalid (credentials), throttled, sso (single sign-on refused)",
+    ["reason"],
 )
 for _reason in ("invalid", "throttled", "sso"):
     FAILED_LOGINS.labels(_reason)
