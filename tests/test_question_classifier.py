@@ -52,3 +52,25 @@ def test_nothing_plausible_is_declined_without_candidates():
 def test_a_status_question_is_not_a_wish_to_start_a_form():
     decision = decide([("request_status", 0.35), ("faq/response_deadline", 0.3)], POLICY)
     assert "request_status" not in decision.candidates
+
+
+def test_classifying_without_the_weight_copy_ranks_exactly_as_scikit_learn():
+    """rank_labels stores the weights column-major once (rasa_addons.question_classifier:
+    without_copy_per_message) and ranks every message exactly as the trained model did."""
+    import numpy as np
+
+    from rasa_addons.question_classifier import build_model, rank_labels
+
+    texts = ["qu'est-ce que le snds", "le snds garde mes données combien de temps", "bonjour", "supprimer mes données"]
+    labels = ["faq/snds_presentation", "faq/data_retention", "greet", "request_erasure"]
+    model = build_model().fit(texts * 3, labels * 3)
+    questions = ["c koi le SNDS ?", "combien de temps", "salut", "je veux supprimer", "rien à voir"]
+    expected = model.predict_proba(questions)
+    assert not model.steps[-1][1].coef_.flags.f_contiguous
+    ranked = rank_labels(model, questions)
+    assert model.steps[-1][1].coef_.flags.f_contiguous
+    for row, ranking in zip(expected, ranked, strict=True):
+        order = row.argsort()[::-1]
+        assert [label for label, _ in ranking] == [str(model.classes_[i]) for i in order]
+        assert np.allclose([p for _, p in ranking], row[order], rtol=0, atol=1e-12)
+    assert rank_labels(model, questions) == ranked
