@@ -13,6 +13,10 @@ Found by profiling the server under load (`make bench`, section « Où part le t
   spaCy's time, although no component of ours reads spaCy entities (tokens, lemmas,
   part-of-speech tags and word vectors are unchanged without it). Here it is switched off.
 
+- ``action_answer_fact`` and ``action_answer_fallback``, the actions of almost every turn,
+  run in the Rasa server instead of a round trip to the action server with the whole session
+  serialised (``rasa_addons.local_actions``).
+
 The masking tracker store also reads the latest session with plain SQL instead of Rasa's
 ORM query (see ``rasa_addons.tracker_store``).
 
@@ -28,6 +32,7 @@ import logging
 from typing import Any, Dict, Optional, Text, Type
 
 import settings
+from rasa_addons import local_actions
 
 logger = logging.getLogger(__name__)
 _applied = False
@@ -102,4 +107,5 @@ def apply() -> None:
     _cached_action_result_validation()
     _cached_event_types()
     _spacy_without_entity_recognition()
+    local_actions.install()
     _applied = True
