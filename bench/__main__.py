@@ -110,9 +110,10 @@ def serving_section(s) -> list:
         "groupée par tour) avec masquage. « Rasa simple » : un assistant minimal (pas "
         "d'action personnalisée, tracker en mémoire) entraîné par le banc. « Sans les correctifs » : la même "
         "pile avec `RASA_SPEEDUPS=0`, c'est-à-dire sans les corrections des points chauds trouvés au profilage "
-        "(`rasa_addons/speedups.py` : validation JSON Schema des réponses du serveur d'actions reconstruite "
+        "(`rasa_addons/speedups.py` : réponses aux questions et replis passant par le serveur d'actions avec "
+        "toute la session sérialisée, validation JSON Schema des réponses du serveur d'actions reconstruite "
         "à chaque appel, NER spaCy inutilisée, requête ORM du tracker store ; les réglages SQLite ci-dessus "
-        "restent actifs).",
+        "et les poids du classifieur rangés par colonne restent actifs).",
         "",
         "Chaque client ouvre une nouvelle conversation tous les 20 messages (une longue conversation de "
         "citoyen ; l'effet de conversations plus longues est mesuré plus bas). Messages envoyés : les 9 de "

@@ -20,6 +20,10 @@ from typing import Dict, List, Optional, Tuple
 
 # (label, path fragments); the first component found walking from the leaf frame wins.
 COMPONENTS: List[Tuple[str, Tuple[str, ...]]] = [
+    (
+        "classifieur de questions (TF-IDF + régression logistique)",
+        ("rasa_addons/question_classifier", "/sklearn/", "/scipy/"),
+    ),
     ("spaCy (analyse du texte)", ("/spacy/", "/thinc/", "/spacy_", "rasa/nlu/utils/spacy_utils")),
     ("TensorFlow (DIET et ResponseSelector)", ("/tensorflow/", "/keras/", "rasa/utils/tensorflow")),
     ("classifieurs Rasa hors TensorFlow", ("rasa/nlu/classifiers", "rasa/nlu/selectors")),

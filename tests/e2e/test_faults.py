@@ -48,7 +48,8 @@ def test_slow_action_server_times_out_with_a_clear_answer(fragile):
         black_hole.bind(("127.0.0.1", action_server.port))
         black_hole.listen(16)
         started = time.monotonic()
-        replies = server.say(f"slow-{uuid.uuid4().hex[:8]}", "Qu'est-ce que le SNDS ?", timeout=60)
+        # A request form needs the action server (fact answers do not: rasa_addons.local_actions).
+        replies = server.say(f"slow-{uuid.uuid4().hex[:8]}", "/request_erasure", timeout=60)
         elapsed = time.monotonic() - started
     assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
     assert elapsed < 20, f"the citizen waited {elapsed:.0f} s"
@@ -57,12 +58,16 @@ def test_slow_action_server_times_out_with_a_clear_answer(fragile):
 def test_action_server_down_gives_a_clear_answer_then_recovers(fragile):
     server, action_server = fragile
     sender = f"fault-{uuid.uuid4().hex[:8]}"
+    # Facts are still answered: they run in the Rasa server (rasa_addons.local_actions).
     replies = server.say(sender, "Qu'est-ce que le Health Data Hub ?")
+    assert any(r.get("custom", {}).get("fact_id") == "hdh_presentation" for r in replies), replies
+    replies = server.say(sender, "/request_erasure")
     assert "momentanément indisponible" in " ".join(r.get("text", "") for r in replies)
     assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
+    assert not any("form" in r.get("custom", {}) for r in replies)
     action_server.start()
-    replies = server.say(sender, "Qu'est-ce que le Health Data Hub ?")
-    assert any(r.get("custom", {}).get("fact_id") == "hdh_presentation" for r in replies)
+    replies = server.say(sender, "/request_erasure")
+    assert any(r.get("custom", {}).get("form", {}).get("name") == "erasure_request_form" for r in replies), replies
 
 
 def test_rate_limit_answers_429_in_french(fragile):
