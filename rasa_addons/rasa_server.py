@@ -14,7 +14,11 @@ service again without a restart, after `make promote` or `make rollback`.
 from __future__ import annotations
 
 import inspect
+import logging
+import os
 import sys
+
+logger = logging.getLogger("rasa_addons.rasa_server")  # also when run as __main__
 
 
 def serve_metrics_and_adopt_logs() -> None:
@@ -41,6 +45,29 @@ def serve_metrics_and_adopt_logs() -> None:
 
     configure_app_with_metrics.serves_metrics = True
     rasa_run.configure_app = configure_app_with_metrics
+
+
+def keep_log_level_and_say_when_ready() -> None:
+    """Loading the model imports numpy.distutils, which sets the root logger to WARNING: every
+    INFO record of the server was dropped from then on, Rasa's « up and running » included.
+    Here the level from before the load is put back, then each server process (each Sanic
+    worker) says it is ready, with its model."""
+    import rasa.core.run as rasa_run
+
+    if getattr(rasa_run.load_agent_on_start, "keeps_log_level", False):
+        return
+    load_agent_on_start = rasa_run.load_agent_on_start
+
+    async def load_agent_keeping_log_level(*args, **kwargs):
+        root = logging.getLogger()
+        level = root.level
+        agent = await load_agent_on_start(*args, **kwargs)
+        root.setLevel(level)
+        logger.info("Rasa server is up and running (process %s, model %s)", os.getpid(), agent.model_id)
+        return agent
+
+    load_agent_keeping_log_level.keeps_log_level = True
+    rasa_run.load_agent_on_start = load_agent_keeping_log_level
 
 
 def reload_route(app, auth_token, endpoints) -> None:
@@ -100,6 +127,7 @@ def main() -> None:
     rasa_addons.install()
     rasa_addons.hide_version()
     serve_metrics_and_adopt_logs()
+    keep_log_level_and_say_when_ready()
     if logs.json_enabled():
         import rasa.utils.io
 
