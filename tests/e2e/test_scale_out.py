@@ -250,11 +250,17 @@ def test_database_connection_restart_is_recovered(cluster):
 def test_action_server_stopped_then_back(cluster):
     sender = f"actdown-{uuid.uuid4().hex[:6]}"
     cluster.action_server.stop()
-    replies = cluster.servers[0].say(sender, "Qu'est-ce que le Health Data Hub ?")
-    assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
-    cluster.action_server.start()
-    replies = cluster.servers[1].say(sender, "Qu'est-ce que le Health Data Hub ?")
-    assert "hdh_presentation" in custom(replies, "fact_id")
+    try:
+        # Facts are answered without the action server (rasa_addons.local_actions); a form needs it.
+        replies = cluster.servers[0].say(sender, "Qu'est-ce que le Health Data Hub ?")
+        assert "hdh_presentation" in custom(replies, "fact_id")
+        replies = cluster.servers[0].say(sender, "/request_erasure")
+        assert {"error": "service_unavailable"} in [r.get("custom") for r in replies]
+        assert not custom(replies, "form")
+    finally:
+        cluster.action_server.start()
+    replies = cluster.servers[1].say(sender, "/request_erasure")
+    assert [f["name"] for f in custom(replies, "form")] == ["erasure_request_form"]
 
 
 def test_one_server_stops_mid_conversation_and_the_other_continues(cluster):
