@@ -190,17 +190,20 @@ def set_email(repo: RequestRepository, username: str, email: str, changed_by: st
     return True
 
 
-def email_changes(repo: RequestRepository, limit: int = 200) -> List[dict]:
-    """The latest single sign-on address changes, newest first."""
+def _latest_changes(repo: RequestRepository, table: sa.Table, limit: int) -> List[dict]:
+    """The latest rows of an account change log (role or address), newest first."""
     with repo.engine.connect() as connection:
         return [
             dict(row)
             for row in connection.execute(
-                sa.select(operator_email_changes)
-                .order_by(operator_email_changes.c.changed_at.desc(), operator_email_changes.c.id.desc())
-                .limit(limit)
+                sa.select(table).order_by(table.c.changed_at.desc(), table.c.id.desc()).limit(limit)
             ).mappings()
         ]
+
+
+def email_changes(repo: RequestRepository, limit: int = 200) -> List[dict]:
+    """The latest single sign-on address changes, newest first."""
+    return _latest_changes(repo, operator_email_changes, limit)
 
 
 @dataclass(frozen=True)
@@ -246,15 +249,7 @@ def find_sso_operator(repo: RequestRepository, issuer: str, subject: str, email:
 
 def role_changes(repo: RequestRepository, limit: int = 200) -> List[dict]:
     """The latest role changes, newest first."""
-    with repo.engine.connect() as connection:
-        return [
-            dict(row)
-            for row in connection.execute(
-                sa.select(operator_role_changes)
-                .order_by(operator_role_changes.c.changed_at.desc(), operator_role_changes.c.id.desc())
-                .limit(limit)
-            ).mappings()
-        ]
+    return _latest_changes(repo, operator_role_changes, limit)
 
 
 def authenticate(repo: RequestRepository, username: str, password: str) -> bool:
