@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 # (label, path fragments); the first component found walking from the leaf frame wins.
 COMPONENTS: List[Tuple[str, Tuple[str, ...]]] = [
     (
-        "classifieur de questions (TF-IDF + régression logistique)",
+        "classifieur de questions (TF-IDF + classifieur linéaire)",
         ("rasa_addons/question_classifier", "/sklearn/", "/scipy/"),
     ),
     ("spaCy (analyse du texte)", ("/spacy/", "/thinc/", "/spacy_", "rasa/nlu/utils/spacy_utils")),

@@ -23,7 +23,16 @@ from typing import Dict, List, Tuple
 import yaml
 
 from settings import PROJECT_ROOT
-from training.evaluation import Example, Report, Understanding, evaluate, load_examples, understand_all
+from training.evaluation import (
+    Example,
+    Report,
+    Understanding,
+    evaluate,
+    load_examples,
+    out_of_fold_rankings,
+    training_examples,
+    understand_all,
+)
 from training.thresholds import choose, sweep
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu" / "heldout.yml"
@@ -43,13 +52,6 @@ class Scores:
     macro_f1: float
     thresholds: Tuple[float, float]
     top1_accuracy: float = 0.0  # fact accuracy with no threshold: how good the ranking is
-
-
-def training_examples() -> List[Example]:
-    examples: List[Example] = []
-    for path in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
-        examples += load_examples(path)
-    return examples
 
 
 def decisions(examples, understood, thresholds) -> List[Tuple[str, str]]:
@@ -192,22 +194,18 @@ def confusions(report: Report, top: int = 12) -> List[Tuple[Tuple[str, str], int
 
 def cross_validate_project(examples: List[Example], folds: int = 5) -> Scores:
     """The project's classifier and decision, retrained on each fold in-process (seconds)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from rasa_addons.question_classifier import DecisionPolicy, build_model, decide, rank_labels
+    from rasa_addons.question_classifier import DecisionPolicy
     from training.evaluation import classifier_config
+    from training.thresholds import decided
 
     component = classifier_config()
-    policy = DecisionPolicy.from_config(component)
-    labels = [e.intent for e in examples]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
-    understood: Dict[str, Understanding] = {}
-    for train_index, test_index in splitter.split(examples, labels):
-        model = build_model(component.get("regularisation", 50.0))
-        model.fit([examples[i].text for i in train_index], [labels[i] for i in train_index])
-        texts = [examples[i].text for i in test_index]
-        for text, ranking in zip(texts, rank_labels(model, texts), strict=True):
-            understood[text] = Understanding.from_decision(decide(ranking, policy))
+    ranked = out_of_fold_rankings(
+        examples,
+        component.get("classifier", "logistic_regression"),
+        component.get("regularisation", 50.0),
+        folds,
+    )
+    understood = decided(ranked, DecisionPolicy.from_config(component))
     return score(f"Le projet ({folds} plis)", examples, understood, (0.0, 0.0))
 
 

@@ -4,9 +4,11 @@
 ResponseSelector with one model over flat labels — each fact (`faq/<id>`), each off-topic kind
 (`out_of_scope/<kind>`), each request wish (`request_erasure`…) and each other intent — made of
 TF-IDF word (1–2) and character (2–5, within words) n-grams, accents and case removed, and a
-logistic regression. On the project's development set and in cross-validation it beats the
-previous Rasa pipeline and a plain TF-IDF baseline (docs/benchmarks.md), and it needs no
-TensorFlow at run time.
+linear classifier (`classifier` in config.yml, one of CLASSIFIERS: calibrated linear SVMs or a
+logistic regression). The designs are compared on the development set and in cross-validation
+(`make compare-classifiers`, docs/classifier-selection.md); the project's beats the previous
+Rasa pipeline and a plain TF-IDF baseline (docs/benchmarks.md), and needs no TensorFlow at run
+time.
 
 Then `decide()` turns the ranking into what the assistant does, so that it is never more sure
 than the model is:
@@ -107,9 +109,19 @@ def training_label(message: Message) -> Optional[str]:
     return message.get(INTENT_RESPONSE_KEY) or message.get(INTENT)
 
 
-def build_model(regularisation: float = 50.0) -> Any:
+CLASSIFIERS = ("logistic_regression", "calibrated_svm")
+CALIBRATION_FOLDS = 3
+
+
+def build_model(regularisation: float = 50.0, classifier: str = "logistic_regression") -> Any:
+    """TF-IDF word and character n-grams, then one of CLASSIFIERS with inverse regularisation C.
+
+    - ``logistic_regression``: probabilities from the regression itself;
+    - ``calibrated_svm``: three linear SVMs, each trained on two thirds of the examples with a
+      sigmoid fitted on the third left out to turn its scores into probabilities; a message's
+      probabilities are the mean of the three.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     features = FeatureUnion(
@@ -121,11 +133,61 @@ def build_model(regularisation: float = 50.0) -> Any:
             ),
         ]
     )
-    return Pipeline([("features", features), ("classifier", LogisticRegression(C=regularisation, max_iter=5000))])
+    if classifier == "logistic_regression":
+        from sklearn.linear_model import LogisticRegression
+
+        estimator = LogisticRegression(C=regularisation, max_iter=5000)
+    elif classifier == "calibrated_svm":
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import LinearSVC
+
+        estimator = CalibratedClassifierCV(
+            LinearSVC(C=regularisation, max_iter=10000, random_state=0),
+            method="sigmoid",
+            cv=CALIBRATION_FOLDS,
+            ensemble=True,
+        )
+    else:
+        raise ValueError(f"unknown classifier {classifier!r}: one of {', '.join(CLASSIFIERS)}")
+    return Pipeline([("features", features), ("classifier", estimator)])
+
+
+def trained_model(
+    texts: Sequence[str], labels: Sequence[str], regularisation: float = 50.0, classifier: str = "logistic_regression"
+) -> Any:
+    """`build_model` fitted on these examples.
+
+    The calibrated SVMs hold out a third of each label's examples: a label with fewer than
+    CALIBRATION_FOLDS examples (a new fact being written, a reduced data set) has its examples
+    repeated up to that number rather than failing the whole training."""
+    from collections import Counter
+
+    import numpy as np
+
+    texts, labels = list(texts), list(labels)
+    if classifier == "calibrated_svm":
+        counts = Counter(labels)
+        for label, count in counts.items():
+            if count < CALIBRATION_FOLDS:
+                own = [t for t, lab in zip(texts, labels, strict=True) if lab == label]
+                extra = [own[i % count] for i in range(CALIBRATION_FOLDS - count)]
+                texts += extra
+                labels += [label] * len(extra)
+    # As an array: CalibratedClassifierCV counts each label's examples with `labels == label`.
+    return build_model(regularisation, classifier).fit(texts, np.asarray(labels, dtype=object))
+
+
+def linear_models(model: Any) -> List[Any]:
+    classifier = model.steps[-1][1]
+    calibrated = getattr(classifier, "calibrated_classifiers_", None)
+    if calibrated is None:
+        return [classifier]
+    # scikit-learn 1.1 names the calibrated model `base_estimator`, later versions `estimator`.
+    return [getattr(c, "estimator", None) or c.base_estimator for c in calibrated]
 
 
 def without_copy_per_message(model: Any) -> None:
-    """Store the regression's weights column-major (idempotent; predictions are unchanged).
+    """Store the linear weights column-major (idempotent; predictions are unchanged).
 
     scikit-learn scores a message as ``features @ coef_.T``; with the row-major ``coef_`` it
     trains, SciPy first copies the whole transposed matrix (labels × 41,000 n-grams, 21 MB) to
@@ -135,9 +197,9 @@ def without_copy_per_message(model: Any) -> None:
     """
     import numpy as np
 
-    classifier = model.steps[-1][1]
-    if not classifier.coef_.flags.f_contiguous:
-        classifier.coef_ = np.asfortranarray(classifier.coef_)
+    for linear in linear_models(model):
+        if not linear.coef_.flags.f_contiguous:
+            linear.coef_ = np.asfortranarray(linear.coef_)
 
 
 def rank_labels(model: Any, texts: List[str]) -> List[List[Tuple[str, float]]]:
@@ -161,7 +223,7 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"regularisation": 50.0, **DecisionPolicy().__dict__}
+        return {"classifier": "logistic_regression", "regularisation": 50.0, **DecisionPolicy().__dict__}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -182,8 +244,12 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT) not in UNTRAINED_INTENTS]
-        self.model = build_model(self.config["regularisation"])
-        self.model.fit([m.get(TEXT) for m in examples], [training_label(m) for m in examples])
+        self.model = trained_model(
+            [m.get(TEXT) for m in examples],
+            [training_label(m) for m in examples],
+            self.config["regularisation"],
+            self.config["classifier"],
+        )
         self.persist()
         return self._resource
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from rasa_addons.question_classifier import FALLBACK_INTENT, DecisionPolicy, decide
+import pytest
+
+from rasa_addons.question_classifier import (
+    CLASSIFIERS,
+    FALLBACK_INTENT,
+    DecisionPolicy,
+    build_model,
+    decide,
+    linear_models,
+    rank_labels,
+    trained_model,
+)
 
 POLICY = DecisionPolicy(
     answer_threshold=0.3,
@@ -54,23 +65,41 @@ def test_a_status_question_is_not_a_wish_to_start_a_form():
     assert "request_status" not in decision.candidates
 
 
-def test_classifying_without_the_weight_copy_ranks_exactly_as_scikit_learn():
+@pytest.mark.parametrize("classifier", CLASSIFIERS)
+def test_classifying_without_the_weight_copy_ranks_exactly_as_scikit_learn(classifier):
     """rank_labels stores the weights column-major once (rasa_addons.question_classifier:
     without_copy_per_message) and ranks every message exactly as the trained model did."""
     import numpy as np
 
-    from rasa_addons.question_classifier import build_model, rank_labels
-
     texts = ["qu'est-ce que le snds", "le snds garde mes données combien de temps", "bonjour", "supprimer mes données"]
     labels = ["faq/snds_presentation", "faq/data_retention", "greet", "request_erasure"]
-    model = build_model().fit(texts * 3, labels * 3)
+    model = trained_model(texts * 3, labels * 3, classifier=classifier)
     questions = ["c koi le SNDS ?", "combien de temps", "salut", "je veux supprimer", "rien à voir"]
     expected = model.predict_proba(questions)
-    assert not model.steps[-1][1].coef_.flags.f_contiguous
+    linear = linear_models(model)
+    # The regression trains its weights row-major; liblinear (the SVM) already column-major.
+    assert linear and all(m.coef_.flags.f_contiguous == (classifier == "calibrated_svm") for m in linear)
     ranked = rank_labels(model, questions)
-    assert model.steps[-1][1].coef_.flags.f_contiguous
+    assert all(m.coef_.flags.f_contiguous for m in linear_models(model))
     for row, ranking in zip(expected, ranked, strict=True):
         order = row.argsort()[::-1]
         assert [label for label, _ in ranking] == [str(model.classes_[i]) for i in order]
         assert np.allclose([p for _, p in ranking], row[order], rtol=0, atol=1e-12)
     assert rank_labels(model, questions) == ranked
+    assert [label for label, _ in ranked[3][:1]] == ["request_erasure"]
+
+
+def test_an_unknown_classifier_is_refused_by_name():
+    with pytest.raises(ValueError, match="random_forest"):
+        build_model(classifier="random_forest")
+
+
+def test_a_label_with_fewer_examples_than_calibration_folds_still_trains():
+    """A new fact with one or two examples must not break the calibrated SVMs' training."""
+    texts = ["qu'est-ce que le snds", "le snds c'est quoi", "c koi le snds", "bonjour", "salut", "bonsoir"]
+    labels = ["faq/snds_presentation"] * 3 + ["greet"] * 3
+    model = trained_model(
+        [*texts, "combien de temps sont gardées mes données"], [*labels, "faq/data_retention"], 2.0, "calibrated_svm"
+    )
+    assert set(model.classes_) == {"faq/snds_presentation", "greet", "faq/data_retention"}
+    assert rank_labels(model, ["c koi le snds"])[0][0][0] == "faq/snds_presentation"
