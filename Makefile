@@ -16,7 +16,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_PORT   ?= 5005
 ACTION_PORT ?= 5055
 
-.PHONY: help install data validate train promote rollback model-status tune run shell migrate operator purge remask bench bench-console audit system-deps lint format test test-python test-stories clean
+.PHONY: help install data validate train promote rollback model-status tune compare-classifiers run shell migrate operator purge remask bench bench-console audit system-deps lint format test test-python test-stories clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ model-status: $(STAMP) ## Show the model in service and the previous ones, with 
 
 tune: train ## Tune the fallback thresholds on the development set (docs/fallback-threshold.md)
 	@$(PY) -m training.thresholds
+
+compare-classifiers: data ## Compare classifier designs on dev and in cross-validation, never on the test sets (docs/classifier-selection.md)
+	@$(PY) -m training.model_selection
 
 migrate: $(STAMP) ## Bring the application database (DATABASE_URL) to the latest schema
 	@$(PY) -m storage.database
