@@ -153,7 +153,8 @@ def main(argv: Sequence[str] = ()) -> int:
         "moins de formulaires lancés sans demande en validation croisée (la pire erreur : un citoyen engagé dans "
         "une procédure qu'il n'a pas demandée) ; puis le plus de bons faits sur le jeu de développement. "
         f"**Choisi : {best.design.name}**, seuils {best.policy.answer_threshold} / {best.policy.answer_ratio} / "
-        f"{best.policy.wish_threshold} (à reporter dans `config.yml`).",
+        f"{best.policy.wish_threshold} (à reporter dans `config.yml`). Il ne sera mis en service que s'il passe "
+        "`make promote`, qui le compare au modèle en service sur les jeux de développement, réel et à l'aveugle.",
         "",
     ]
     if not args.only:

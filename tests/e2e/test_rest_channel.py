@@ -161,10 +161,7 @@ def test_full_erasure_request_then_its_status(assistant, app_database_url, track
 def test_rectification_with_a_digression(assistant, results_dir, mail_dir):
     turn = Conversation(assistant)
 
-    assert (
-        form_step(turn("il y a une erreur dans mon dossier, je veux la faire corriger"))["name"]
-        == "rectification_request_form"
-    )
+    assert form_step(turn("je veux faire rectifier mes données"))["name"] == "rectification_request_form"
     turn("Mes données de l'Assurance maladie (SNDS)")
     replies = turn("Au fait, combien de temps sont conservées les données du SNDS ?")
     assert any(p.get("fact_id") == "data_retention" for p in customs(replies))
