@@ -129,7 +129,7 @@ test-python: $(OIDC_MOCK_STAMP) ## pytest: facts, actions, privacy, NLU held-out
 
 test-stories: ## Conversation tests: rasa test core with --fail-on-prediction-errors
 	@rm -rf var/test-results/stories
-	@$(PY) -m rasa test core --quiet --model $$($(PY) -m training.model_store path) \
+	@$(PY) -m rasa_addons.rasa_cli test core --quiet --model $$($(PY) -m training.model_store path) \
 	  --stories tests/stories --out var/test-results/stories \
 	  --fail-on-prediction-errors > var/logs/test-stories.log 2>&1 \
 	  || { tail -40 var/logs/test-stories.log; cat var/test-results/stories/failed_test_stories.yml 2>/dev/null; exit 1; }

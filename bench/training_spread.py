@@ -65,7 +65,7 @@ def train(workdir: Path, name: str, environment: Dict[str, str]) -> float:
     command = [
         sys.executable,
         "-m",
-        "rasa",
+        "rasa_addons.rasa_cli",
         "train",
         "nlu",
         "--quiet",

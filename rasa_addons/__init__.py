@@ -27,6 +27,16 @@ def install() -> None:
     session_window.install()
 
 
+def import_classifier_format() -> None:
+    """Import skops.io, the file format of the question classifier, before Rasa and TensorFlow.
+
+    On import, skops.io finds the module of each numpy and scipy function by scanning every module
+    already loaded. After Rasa and TensorFlow (thousands of modules) that took about 17 s, paid by
+    every Rasa server start, every training and every `rasa test`; first, it takes 3 s, most of it
+    scikit-learn and scipy, which Rasa imports anyway. Call it before anything imports Rasa."""
+    import skops.io  # noqa: F401
+
+
 def hide_version() -> None:
     """Rasa answers `/` with « Hello from Rasa: <version> »: keep the greeting (health checks use
     `/`), drop the version, which only helps someone looking for a known flaw. Called by the

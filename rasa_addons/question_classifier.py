@@ -274,14 +274,11 @@ class QuestionClassifier(IntentClassifier, GraphComponent):
         with model_storage.read_from(resource) as directory:
             path = directory / "question_classifier.skops"
             # Only the types this module writes (scikit-learn pipeline, vectorisers, regression, sparse arrays).
-            untrusted = [
-                t
-                for t in sio.get_untrusted_types(file=path)
-                if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))
-            ]
-            if untrusted:
-                raise ValueError(f"unexpected types in the classifier file: {untrusted}")
-            component.model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+            types = sio.get_untrusted_types(file=path)
+            unexpected = [t for t in types if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))]
+            if unexpected:
+                raise ValueError(f"unexpected types in the classifier file: {unexpected}")
+            component.model = sio.load(path, trusted=types)
         return component
 
     def ranking(self, texts: List[str]) -> List[List[Tuple[str, float]]]:

@@ -113,6 +113,8 @@ def model_arguments(arguments) -> list:
 
 def main() -> None:
     import rasa_addons
+
+    rasa_addons.import_classifier_format()
     import settings
     from metrics import logs
 

@@ -12,4 +12,4 @@ export ACTION_SERVER_TOKEN
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
-"$PY" -m rasa shell --model "$("$PY" -m training.model_store path)" --endpoints endpoints.yml
+"$PY" -m rasa_addons.rasa_cli shell --model "$("$PY" -m training.model_store path)" --endpoints endpoints.yml

@@ -69,7 +69,17 @@ def degraded(tmp_path_factory) -> Path:
                 lines = [line for line in block["examples"].splitlines() if line.strip().startswith("- ")]
                 block["examples"] = "\n".join(lines[::10]) + "\n"
         (data / "nlu" / path.name).write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
-    command = [sys.executable, "-m", "rasa", "train", "--quiet", "--config", "config.yml", "--domain", "domain.yml"]
+    command = [
+        sys.executable,
+        "-m",
+        "rasa_addons.rasa_cli",
+        "train",
+        "--quiet",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+    ]
     command += ["--data", str(data), "--out", str(work), "--fixed-model-name", "mds-degraded"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
     with open(work / "train.log", "w") as log:

@@ -103,7 +103,7 @@ def ensure_model(log_file: Path) -> Path:
         command = [
             sys.executable,
             "-m",
-            "rasa",
+            "rasa_addons.rasa_cli",
             "train",
             "--quiet",
             "--config",

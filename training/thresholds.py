@@ -43,6 +43,9 @@ MAX_CONFIDENTLY_WRONG = 0.02
 def in_process_parser(model: Path):
     import logging
 
+    import rasa_addons
+
+    rasa_addons.import_classifier_format()  # before Rasa, when nothing imported it yet
     from rasa.core.agent import load_agent
     from rasa.utils.log_utils import configure_structlog
 
