@@ -114,3 +114,30 @@ def test_speedups_can_be_switched_off(monkeypatch):
     assert not rasa_speedups.enabled()
     monkeypatch.setenv("RASA_SPEEDUPS", "1")
     assert rasa_speedups.enabled()
+
+
+def _import_order(module: str, *arguments: str) -> list:
+    """Modules in the order their import finished, in a fresh `python -m <module> <arguments>`."""
+    import subprocess
+    import sys
+
+    from settings import PROJECT_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", module, *arguments],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+
+
+@pytest.mark.parametrize("launcher", ["rasa_addons.rasa_cli", "rasa_addons.rasa_server"])
+def test_the_launchers_import_the_classifier_format_before_rasa(launcher):
+    """Imported after Rasa and TensorFlow, skops.io spends about 17 s scanning every loaded module
+    (rasa_addons.import_classifier_format): each server start, training and `rasa test` paid it."""
+    order = _import_order(launcher, "--help")
+    assert "skops.io" in order, order[-20:]
+    first_rasa = next(i for i, name in enumerate(order) if name.startswith(("rasa.", "tensorflow")))
+    assert order.index("skops.io") < first_rasa, order[first_rasa - 5 : first_rasa + 5]
