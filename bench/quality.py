@@ -209,6 +209,35 @@ def cross_validate_project(examples: List[Example], folds: int = 5) -> Scores:
     return score(f"Le projet ({folds} plis)", examples, understood, (0.0, 0.0))
 
 
+# Word-count bands for the length breakdown: real questions are long forum posts and written
+# questions, the blind and held-out sets mostly short questions.
+LENGTH_BANDS = (
+    (1, 12, "1 à 12 mots"),
+    (13, 30, "13 à 30 mots"),
+    (31, 60, "31 à 60 mots"),
+    (61, None, "plus de 60 mots"),
+)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def by_length(examples: List[Example], understood, thresholds) -> List[Tuple[str, int, Report]]:
+    """The fact questions of one set, split by length, each band scored with the same decisions."""
+    bands = []
+    for low, high, label in LENGTH_BANDS:
+        band = [e for e in examples if e.fact_id and low <= words(e.text) and (high is None or words(e.text) <= high)]
+        bands.append((label, len(band), evaluate(band, understood, *thresholds)))
+    return bands
+
+
+def median_words(examples: List[Example]) -> float:
+    counts = sorted(words(e.text) for e in examples if e.fact_id)
+    middle = len(counts) // 2
+    return float(counts[middle]) if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
+
+
 def error_categories(report: Report) -> Dict[str, int]:
     """The kinds of errors issue #15 names, counted on one set."""
     neighbours = sum(report.confusions.values())
@@ -236,6 +265,8 @@ def run(workdir: Path, main_model: Path, rasa_folds: int = 0, previous_pipeline:
         "timings": {},
         "confusions": {},
         "categories": {},
+        "by_length": {},
+        "median_words": {name: median_words(examples) for name, examples in sets.items()},
     }
 
     print("quality: project model on the test sets", flush=True)
@@ -245,6 +276,7 @@ def run(workdir: Path, main_model: Path, rasa_folds: int = 0, previous_pipeline:
         results["sets"][name].append(project)
         results["confusions"][name] = confusions(project.report)
         results["categories"][name] = error_categories(project.report)
+        results["by_length"][name] = by_length(examples, understood, assistant_thresholds())
         results.setdefault("errors", {})[name] = project.report.errors
 
     print("quality: TF-IDF baseline", flush=True)
