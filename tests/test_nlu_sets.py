@@ -31,3 +31,19 @@ def test_no_question_is_in_two_sets():
         for a, b in itertools.combinations(loaded, 2)
     }
     assert {pair: found for pair, found in shared.items() if found} == {}
+
+
+def test_the_written_training_questions_are_all_trained_on_with_their_label():
+    """training/*_style_questions.yml record what helpers wrote and the team merged into the
+    catalogue and data/nlu: a question dropped or relabelled in the merge shows here."""
+    import yaml
+
+    from training.evaluation import training_examples
+
+    trained = {(normalised(e.text), e.intent) for e in training_examples()}
+    records = sorted((PROJECT_ROOT / "training").glob("*_style_questions.yml"))
+    assert records
+    for record in records:
+        written = yaml.safe_load(record.read_text(encoding="utf-8"))["questions"]
+        missing = [q["text"] for q in written if (normalised(q["text"]), q["label"]) not in trained]
+        assert missing == [], f"{record.name}: {missing[:3]}"
