@@ -113,8 +113,6 @@ def model_arguments(arguments) -> list:
 
 def main() -> None:
     import rasa_addons
-
-    rasa_addons.import_classifier_format()
     import settings
     from metrics import logs
 
@@ -126,6 +124,7 @@ def main() -> None:
     sys.argv = [sys.argv[0], "run", *arguments] + (["--auth-token", token] if token else [])
     if logs.json_enabled():
         logs.configure()  # before Rasa is imported: its import-time warnings become records too
+    rasa_addons.import_classifier_format()  # before Rasa too, and once the logs are set up
     rasa_addons.install()
     rasa_addons.hide_version()
     serve_metrics_and_adopt_logs()
