@@ -116,28 +116,40 @@ def test_speedups_can_be_switched_off(monkeypatch):
     assert rasa_speedups.enabled()
 
 
-def _import_order(module: str, *arguments: str) -> list:
-    """Modules in the order their import finished, in a fresh `python -m <module> <arguments>`."""
+def _import_orders(*commands) -> list:
+    """For each `python -m <module> <arguments>`, run side by side in fresh processes, the modules
+    in the order their import finished."""
     import subprocess
     import sys
 
     from settings import PROJECT_ROOT
 
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", module, *arguments],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", *command],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    orders = []
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        orders.append(
+            [line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")]
+        )
+    return orders
 
 
-@pytest.mark.parametrize("launcher", ["rasa_addons.rasa_cli", "rasa_addons.rasa_server"])
-def test_the_launchers_import_the_classifier_format_before_rasa(launcher):
+def test_the_launchers_import_the_classifier_format_before_rasa():
     """Imported after Rasa and TensorFlow, skops.io spends about 17 s scanning every loaded module
     (rasa_addons.import_classifier_format): each server start, training and `rasa test` paid it."""
-    order = _import_order(launcher, "--help")
-    assert "skops.io" in order, order[-20:]
-    first_rasa = next(i for i, name in enumerate(order) if name.startswith(("rasa.", "tensorflow")))
-    assert order.index("skops.io") < first_rasa, order[first_rasa - 5 : first_rasa + 5]
+    launchers = ["rasa_addons.rasa_cli", "rasa_addons.rasa_server"]
+    for launcher, order in zip(
+        launchers, _import_orders(*([launcher, "--help"] for launcher in launchers)), strict=True
+    ):
+        assert "skops.io" in order, (launcher, order[-20:])
+        first_rasa = next(i for i, name in enumerate(order) if name.startswith(("rasa.", "tensorflow")))
+        assert order.index("skops.io") < first_rasa, (launcher, order[first_rasa - 5 : first_rasa + 5])
