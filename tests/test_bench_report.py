@@ -51,24 +51,23 @@ def test_targets_missed_are_marked_and_met_ones_are_not():
     assert "écart de +38.0 points" in "\n".join(targets_section(q))
 
 
-def test_targets_reached_when_the_figures_are_there():
-    q = quality(
-        real_project=scores("Le projet", correct=96, offered=3, wrong=1, oos_forms=0),
+def good_run(real_wrong: int = 1, real_oos_forms: int = 0) -> dict:
+    """Figures that meet every target, unless told otherwise."""
+    return quality(
+        real_project=scores("Le projet", correct=96, offered=3, wrong=real_wrong, oos_forms=real_oos_forms),
         blind_project=scores("Le projet", correct=97, offered=2, wrong=0),
         real_tfidf=scores("TF-IDF + régression logistique", correct=90, offered=0, wrong=3),
         blind_tfidf=scores("TF-IDF + régression logistique", correct=90, offered=0, wrong=1),
     )
-    assert set(target_rows(q).values()) == {"oui", "mesurée à part"}
+
+
+def test_targets_reached_when_the_figures_are_there():
+    assert set(target_rows(good_run()).values()) == {"oui", "mesurée à part"}
 
 
 def test_a_form_started_for_an_off_topic_message_misses_its_target():
-    q = quality(
-        real_project=scores("Le projet", correct=96, offered=3, wrong=0, oos_forms=1),
-        blind_project=scores("Le projet", correct=97, offered=2, wrong=0),
-        real_tfidf=scores("TF-IDF + régression logistique", correct=90, offered=0, wrong=3),
-        blind_tfidf=scores("TF-IDF + régression logistique", correct=90, offered=0, wrong=1),
-    )
-    assert target_rows(q)["aucun formulaire lancé pour un message hors sujet"] == "**non**"
+    marks = target_rows(good_run(real_wrong=0, real_oos_forms=1))
+    assert marks["aucun formulaire lancé pour un message hors sujet"] == "**non**"
 
 
 def test_fact_questions_are_split_by_length_and_scored_in_their_band():
